@@ -1,0 +1,249 @@
+"""The decoder graph: a Llama-family transformer as ONNX, with optimum-style KV-cache I/O.
+
+Only standard ONNX ops (plus com.microsoft MatMulNBits for block-quantised weights), so
+ONNX Runtime's own fusions apply and the graph stays readable. Padding may be on either
+side: the attention bias combines the causal mask with `attention_mask`, and rotary
+positions come from `position_ids`, which is what batched decoding needs.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 21
+MS_DOMAIN = "com.microsoft"
+
+
+@dataclass
+class LlamaConfig:
+    num_layers: int
+    hidden_size: int
+    intermediate_size: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    rope_theta: float
+    rms_eps: float
+    context_length: int
+    attention_bias: bool = False
+
+
+@dataclass
+class Dense:
+    """A float weight in PyTorch layout: [out_features, in_features]."""
+    weight: np.ndarray
+
+
+@dataclass
+class TiedEmbedding:
+    """The output projection re-uses the input embedding table (no second copy)."""
+
+
+@dataclass
+class BlockQuantized:
+    """A weight for com.microsoft MatMulNBits: `(q - zero_point) * scale` per block along K."""
+    packed: np.ndarray        # uint8 [N, blocks, block_size * bits / 8]
+    scales: np.ndarray        # float32 [N * blocks]
+    zero_points: np.ndarray   # uint8 packed (bits per value) or float32 [N * blocks]
+    bits: int
+    block_size: int
+    in_features: int          # K
+    out_features: int         # N
+    block_offsets: np.ndarray = None  # float32 [N, blocks]: added as offset * sum(x over block)
+
+
+class _Builder:
+    """Collects nodes and initializers with unique names."""
+
+    def __init__(self):
+        self.nodes, self.initializers, self._count = [], [], 0
+
+    def name(self, hint):
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, array, hint="const"):
+        tensor = numpy_helper.from_array(np.asarray(array), self.name(hint))
+        self.initializers.append(tensor)
+        return tensor.name
+
+    def op(self, op_type, inputs, hint=None, domain=None, outputs=None, **attrs):
+        outs = outputs or [self.name(hint or op_type.lower())]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, name=self.name(op_type), domain=domain, **attrs))
+        return outs[0] if len(outs) == 1 else outs
+
+
+class DecoderGraph:
+    """Builds the ONNX model from a config and a weight lookup (see `build`)."""
+
+    def __init__(self, config: LlamaConfig, weights, accuracy_level=4):
+        self.c = config
+        self.w = weights
+        self.accuracy_level = accuracy_level
+        self.b = _Builder()
+        self._embed_table = None
+
+    # ---- small helpers ------------------------------------------------------------
+    def _i64(self, values):
+        return self.b.const(np.array(values, dtype=np.int64), "shape")
+
+    def _f32(self, value):
+        return self.b.const(np.array(value, dtype=np.float32), "scalar")
+
+    def rms_norm(self, x, weight):
+        # The Pow→ReduceMean→Add→Sqrt→Div→Mul chain is what ORT fuses into SimplifiedLayerNormalization.
+        b = self.b
+        var = b.op("ReduceMean", [b.op("Pow", [x, self._f32(2.0)]), self._i64([-1])], keepdims=1)
+        denom = b.op("Sqrt", [b.op("Add", [var, self._f32(self.c.rms_eps)])])
+        return b.op("Mul", [b.op("Div", [x, denom]), b.const(weight.astype(np.float32), "norm_weight")])
+
+    def linear(self, x, spec, bias=None):
+        b = self.b
+        if isinstance(spec, Dense):
+            y = b.op("MatMul", [x, b.const(np.ascontiguousarray(spec.weight.T, dtype=np.float32), "weight")])
+        elif isinstance(spec, BlockQuantized):
+            y = b.op("MatMulNBits", [x, b.const(spec.packed, "qweight"), b.const(spec.scales, "scales"),
+                                      b.const(spec.zero_points, "zero_points")],
+                     domain=MS_DOMAIN, K=spec.in_features, N=spec.out_features, bits=spec.bits,
+                     block_size=spec.block_size, accuracy_level=self.accuracy_level)
+            if spec.block_offsets is not None:
+                y = b.op("Add", [y, self._block_offset_term(x, spec)])
+        elif isinstance(spec, TiedEmbedding):
+            # Gemm with transB reads the [vocab, hidden] table in place: no transposed copy.
+            flat = b.op("Reshape", [x, self._i64([-1, self.c.hidden_size])])
+            logits = b.op("Gemm", [flat, self._embed_table], transB=1)
+            y = b.op("Reshape", [logits, b.op("Concat", [b.op("Shape", [x], end=2), self._i64([-1])], axis=0)])
+        else:
+            raise TypeError(f"unknown weight spec {type(spec).__name__}")
+        if bias is not None:
+            y = b.op("Add", [y, b.const(bias.astype(np.float32), "bias")])
+        return y
+
+    def _block_offset_term(self, x, spec):
+        """sum over blocks of offset[n, blk] * sum(x[k] for k in blk): [.., K] → [.., N]."""
+        b = self.b
+        blocks = spec.in_features // spec.block_size
+        grouped = b.op("Reshape", [x, self._i64([0, 0, blocks, spec.block_size])])
+        block_sums = b.op("ReduceSum", [grouped, self._i64([-1])], keepdims=0)
+        return b.op("MatMul", [block_sums, b.const(np.ascontiguousarray(spec.block_offsets.T), "block_offsets")])
+
+    # ---- graph parts --------------------------------------------------------------
+    def attention_bias(self, attention_mask, seq_len, total_len):
+        """[batch, 1, seq, total] additive bias: 0 where a query may attend a key, float-min elsewhere."""
+        b = self.b
+        past_len = b.op("Sub", [total_len, seq_len])
+        key_pos = b.op("Range", [self._i64(0), total_len, self._i64(1)])
+        query_pos = b.op("Range", [past_len, total_len, self._i64(1)])
+        causal = b.op("LessOrEqual", [b.op("Unsqueeze", [key_pos, self._i64([0])]),
+                                      b.op("Unsqueeze", [query_pos, self._i64([1])])])
+        not_padding = b.op("Unsqueeze", [b.op("Cast", [attention_mask], to=TensorProto.BOOL), self._i64([1, 2])])
+        allowed = b.op("And", [causal, not_padding])
+        return b.op("Where", [allowed, self._f32(0.0), self._f32(np.finfo(np.float32).min)])
+
+    def rotary(self, position_ids):
+        """cos and sin, each [batch, 1, seq, head_dim], for rotate-half rope."""
+        b, c = self.b, self.c
+        inv_freq = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
+        pos = b.op("Unsqueeze", [b.op("Cast", [position_ids], to=TensorProto.FLOAT), self._i64([-1])])
+        freqs = b.op("Mul", [pos, b.const(inv_freq.astype(np.float32), "inv_freq")])
+        angles = b.op("Unsqueeze", [b.op("Concat", [freqs, freqs], axis=-1), self._i64([1])])
+        return b.op("Cos", [angles]), b.op("Sin", [angles])
+
+    def apply_rotary(self, x, cos, sin):
+        b, half = self.b, self.c.head_dim // 2
+        first = b.op("Slice", [x, self._i64([0]), self._i64([half]), self._i64([-1])])
+        second = b.op("Slice", [x, self._i64([half]), self._i64([self.c.head_dim]), self._i64([-1])])
+        rotated = b.op("Concat", [b.op("Neg", [second]), first], axis=-1)
+        return b.op("Add", [b.op("Mul", [x, cos]), b.op("Mul", [rotated, sin])])
+
+    def heads(self, x, count):
+        """[batch, seq, count*head_dim] → [batch, count, seq, head_dim]."""
+        reshaped = self.b.op("Reshape", [x, self._i64([0, 0, count, self.c.head_dim])])
+        return self.b.op("Transpose", [reshaped], perm=[0, 2, 1, 3])
+
+    def attention(self, layer, x, bias, cos, sin):
+        b, c, w = self.b, self.c, self.w
+        p = f"layers.{layer}."
+        q = self.linear(x, w(p + "q"), w(p + "q_bias") if c.attention_bias else None)
+        k = self.linear(x, w(p + "k"), w(p + "k_bias") if c.attention_bias else None)
+        v = self.linear(x, w(p + "v"), w(p + "v_bias") if c.attention_bias else None)
+        q = self.apply_rotary(self.heads(q, c.num_heads), cos, sin)
+        k = self.apply_rotary(self.heads(k, c.num_kv_heads), cos, sin)
+        v = self.heads(v, c.num_kv_heads)
+        present_k = b.op("Concat", [f"past_key_values.{layer}.key", k], axis=2, outputs=[f"present.{layer}.key"])
+        present_v = b.op("Concat", [f"past_key_values.{layer}.value", v], axis=2, outputs=[f"present.{layer}.value"])
+
+        # Grouped-query attention without repeating K/V: fold the query heads that share a
+        # KV head into the sequence axis, [b, kv, group*seq, d] @ [b, kv, d, total].
+        q = b.op("Mul", [q, self._f32(1.0 / np.sqrt(c.head_dim))])
+        q = b.op("Reshape", [q, self._i64([0, c.num_kv_heads, -1, c.head_dim])])
+        scores = b.op("MatMul", [q, b.op("Transpose", [present_k], perm=[0, 1, 3, 2])])
+        scores = b.op("Reshape", [scores, self._i64([0, c.num_heads, -1, 0])])
+        probs = b.op("Softmax", [b.op("Add", [scores, bias])], axis=-1)
+        probs = b.op("Reshape", [probs, self._i64([0, c.num_kv_heads, -1, 0])])
+        context = b.op("MatMul", [probs, present_v])
+        context = b.op("Reshape", [context, self._i64([0, c.num_heads, -1, c.head_dim])])
+        context = b.op("Transpose", [context], perm=[0, 2, 1, 3])
+        context = b.op("Reshape", [context, self._i64([0, 0, c.num_heads * c.head_dim])])
+        return self.linear(context, w(p + "o"))
+
+    def mlp(self, layer, x):
+        b, w, p = self.b, self.w, f"layers.{layer}."
+        gate = self.linear(x, w(p + "gate"))
+        up = self.linear(x, w(p + "up"))
+        activated = b.op("Mul", [b.op("Mul", [gate, b.op("Sigmoid", [gate])]), up])
+        return self.linear(activated, w(p + "down"))
+
+    # ---- whole model --------------------------------------------------------------
+    def build(self):
+        b, c, w = self.b, self.c, self.w
+        self._embed_table = b.const(w("embed").astype(np.float32), "embed_tokens")
+        seq_len = b.op("Squeeze", [b.op("Shape", ["input_ids"], start=1, end=2)])
+        total_len = b.op("Squeeze", [b.op("Shape", ["attention_mask"], start=1, end=2)])
+        bias = self.attention_bias("attention_mask", seq_len, total_len)
+        cos, sin = self.rotary("position_ids")
+
+        h = b.op("Gather", [self._embed_table, "input_ids"])
+        for layer in range(c.num_layers):
+            p = f"layers.{layer}."
+            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), bias, cos, sin)])
+            h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
+
+        # Only the last `num_logits_to_keep` positions need logits (0 = all): prefill of a
+        # long prompt then skips a [seq, vocab] projection it would throw away.
+        keep = b.op("Reshape", ["num_logits_to_keep", self._i64([1])])
+        h = b.op("Slice", [h, b.op("Neg", [keep]), self._i64([np.iinfo(np.int64).max]), self._i64([1])])
+        h = self.rms_norm(h, w("final_norm"))
+        logits = self.linear(h, w("lm_head"))
+        b.op("Identity", [logits], outputs=["logits"])
+        return self._model()
+
+    def _model(self):
+        c = self.c
+        kv_shape = ["batch_size", c.num_kv_heads, "past_sequence_length", c.head_dim]
+        present_shape = ["batch_size", c.num_kv_heads, "total_sequence_length", c.head_dim]
+        inputs = [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+            helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+        ]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_size", "logits_length", c.vocab_size])]
+        for i in range(c.num_layers):
+            for kind in ("key", "value"):
+                inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT, kv_shape))
+                outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, present_shape))
+        inputs.append(helper.make_tensor_value_info("num_logits_to_keep", TensorProto.INT64, []))
+        graph = helper.make_graph(self.b.nodes, "decoder", inputs, outputs, self.b.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS_DOMAIN, 1)],
+                                  producer_name="flinkllm")
+        model.ir_version = 10
+        return model
+
+
+def save_model(model, out_dir):
+    """model.onnx plus one external-data file, so ORT can map weights instead of parsing protobuf."""
+    import os
+    onnx.save_model(model, os.path.join(out_dir, "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=1024)

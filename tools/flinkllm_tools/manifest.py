@@ -1,0 +1,69 @@
+"""The `flinkllm.json` manifest (see docs/model-directory.md)."""
+from . import CONVERTER_NAME, CONVERTER_VERSION
+
+FORMAT_VERSION = 1
+
+OPTIMUM_IO = {
+    "input_ids": "input_ids",
+    "attention_mask": "attention_mask",
+    "position_ids": "position_ids",
+    "num_logits_to_keep": "num_logits_to_keep",
+    "past_key": "past_key_values.{i}.key",
+    "past_value": "past_key_values.{i}.value",
+    "logits": "logits",
+    "present_key": "present.{i}.key",
+    "present_value": "present.{i}.value",
+}
+
+
+def build_manifest(*, name, architecture, precision, config, tokens, chat_template, source,
+                   io=None, kv_dtype="float32"):
+    """`tokens`: dict with bos/eos/pad ids and strings and the list of stop ids."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "architecture": architecture,
+        "precision": precision,
+        "num_layers": config.num_layers,
+        "hidden_size": config.hidden_size,
+        "num_attention_heads": config.num_heads,
+        "num_kv_heads": config.num_kv_heads,
+        "head_dim": config.head_dim,
+        "vocab_size": config.vocab_size,
+        "context_length": config.context_length,
+        "kv_dtype": kv_dtype,
+        "bos_token_id": tokens["bos_token_id"],
+        "eos_token_id": tokens["eos_token_id"],
+        "pad_token_id": tokens["pad_token_id"],
+        "stop_token_ids": tokens["stop_token_ids"],
+        "bos_token": tokens["bos_token"],
+        "eos_token": tokens["eos_token"],
+        "chat_template": chat_template,
+        "io": dict(io or OPTIMUM_IO),
+        "source": source,
+        "converter": {"name": CONVERTER_NAME, "version": CONVERTER_VERSION},
+    }
+
+
+def is_up_to_date(manifest, *, precision, source_sha256):
+    """True when an existing directory was made from the same source by this converter version."""
+    return (manifest is not None
+            and manifest.get("precision") == precision
+            and manifest.get("source", {}).get("sha256") == source_sha256
+            and manifest.get("converter", {}).get("version") == CONVERTER_VERSION)
+
+
+# Turn/sequence end markers of the chat formats we meet: generation stops at any of them.
+END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|endoftext|>")
+
+
+def special_tokens(fields):
+    """bos/eos/pad/stop ids and strings from GGUF tokenizer fields."""
+    tokens = fields["tokens"]
+    bos, eos = fields["bos_token_id"], fields["eos_token_id"]
+    pad = fields["pad_token_id"] if fields["pad_token_id"] is not None else eos
+    stop = [eos] + [tokens.index(m) for m in END_MARKERS if m in tokens and tokens.index(m) != eos]
+    return {
+        "bos_token_id": bos, "eos_token_id": eos, "pad_token_id": pad, "stop_token_ids": stop,
+        "bos_token": tokens[bos] if bos is not None else None, "eos_token": tokens[eos],
+    }

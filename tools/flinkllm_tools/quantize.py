@@ -1,0 +1,71 @@
+"""Packing weights for com.microsoft MatMulNBits: GGUF blocks repacked exactly, or float → 8-bit."""
+import numpy as np
+
+from .graph import BlockQuantized
+
+BLOCK = 32  # GGUF's Q4_1/Q8_0 block length along the input features, and ours
+
+
+def _blocks(raw, out_features, in_features, block_bytes):
+    return raw.reshape(out_features, in_features // BLOCK, block_bytes)
+
+
+def repack_q4_1(raw, out_features, in_features):
+    """GGUF Q4_1 (value = d*q + m) → 4-bit MatMulNBits plus a per-block offset, exactly.
+
+    A Q4_1 block is d (f16), m (f16), then 16 bytes: low nibbles hold values 0..15 and
+    high nibbles values 16..31. MatMulNBits wants value 2i in the low and 2i+1 in the high
+    nibble of byte i. Its fast kernels need integer zero points, and -m/d is not one, so we
+    split d*q + m = d*(q - 8) + (m + 8d): MatMulNBits with the default zero point 8, plus
+    the block offsets times each block's input sum (a matmul 32× smaller; see graph.linear).
+    """
+    blocks = _blocks(raw, out_features, in_features, 20)
+    d = blocks[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
+    m = blocks[..., 2:4].copy().view(np.float16)[..., 0].astype(np.float32)
+    qs = blocks[..., 4:20]
+    values = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)            # [N, blocks, 32] in order
+    packed = (values[..., 0::2] | (values[..., 1::2] << 4)).astype(np.uint8)
+    zero_points = np.full((out_features, (d.shape[1] + 1) // 2), 0x88, dtype=np.uint8)
+    offsets = (m + 8.0 * d).astype(np.float32)                           # [N, blocks]
+    return BlockQuantized(packed, d.reshape(-1), zero_points.reshape(-1), 4, BLOCK, in_features, out_features,
+                          block_offsets=offsets)
+
+
+def repack_q8_0(raw, out_features, in_features):
+    """GGUF Q8_0 (value = d*q, q int8) → 8-bit MatMulNBits with zero point 128, exactly."""
+    blocks = _blocks(raw, out_features, in_features, 34)
+    d = blocks[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
+    q = blocks[..., 2:34].view(np.int8).astype(np.int16)
+    packed = (q + 128).astype(np.uint8)
+    zero_points = np.full(d.size, 128, dtype=np.uint8)
+    return BlockQuantized(packed, d.reshape(-1), zero_points, 8, BLOCK, in_features, out_features)
+
+
+def quantize_8bit(weight):
+    """Float [N, K] → asymmetric 8-bit per block of 32 along K (min/max, uint8 zero point)."""
+    return _quantize_asymmetric(weight, 8)
+
+
+def quantize_4bit(weight):
+    """Float [N, K] → asymmetric 4-bit per block of 32 (for GGUF types we cannot repack)."""
+    return _quantize_asymmetric(weight, 4)
+
+
+def _quantize_asymmetric(weight, bits):
+    levels = (1 << bits) - 1
+    out_features, in_features = weight.shape
+    blocks = weight.reshape(out_features, in_features // BLOCK, BLOCK).astype(np.float32)
+    lo = np.minimum(blocks.min(axis=-1), 0.0)
+    hi = np.maximum(blocks.max(axis=-1), 0.0)
+    scale = (hi - lo) / levels
+    scale = np.where(scale == 0, np.float32(1.0), scale).astype(np.float32)
+    zero_point = np.clip(np.round(-lo / scale), 0, levels).astype(np.uint8)
+    q = np.clip(np.round(blocks / scale[..., None]) + zero_point[..., None], 0, levels).astype(np.uint8)
+    if bits == 4:
+        # Two values per byte, first in the low nibble; zero points packed the same way.
+        q = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+        zp = zero_point.reshape(out_features, -1)
+        if zp.shape[1] % 2:
+            zp = np.concatenate([zp, np.zeros((out_features, 1), np.uint8)], axis=1)
+        zero_point = (zp[:, 0::2] | (zp[:, 1::2] << 4)).astype(np.uint8)
+    return BlockQuantized(q, scale.reshape(-1), zero_point.reshape(-1), bits, BLOCK, in_features, out_features)
