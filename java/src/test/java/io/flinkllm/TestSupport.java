@@ -1,0 +1,82 @@
+package io.flinkllm;
+
+import static org.junit.Assert.fail;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.table.api.EnvironmentSettings;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.CloseableIterator;
+
+/** Paths, models and a local-mode TableEnvironment (embedded MiniCluster) for the tests. */
+final class TestSupport {
+    private TestSupport() {}
+
+    static Path repoRoot() {
+        return Paths.get(System.getProperty("flinkllm.repo.dir", ".")).toAbsolutePath().normalize();
+    }
+
+    /** ../shared next to the repository (datasets, seed prompts). */
+    static Path sharedDir() {
+        return Paths.get(System.getProperty("flinkllm.shared.dir", repoRoot().resolve("../shared").toString())).toAbsolutePath().normalize();
+    }
+
+    static Path modelsDir() {
+        String dir = System.getenv("FLINKLLM_MODELS_DIR");
+        return dir != null ? Paths.get(dir) : Paths.get(System.getProperty("user.home"), ".cache", "flinkllm", "models");
+    }
+
+    /** A prepared model directory, or a failure that says how to make it (never a skip). */
+    static Path model(String name) {
+        Path dir = modelsDir().resolve(name);
+        if (!Files.isRegularFile(dir.resolve("flinkllm.json"))) {
+            String how = name.equals("tiny") ? "tools/prepare-model tiny" : "tools/prepare-model default";
+            fail("model directory " + dir + " is missing: run `" + how + "` first");
+        }
+        return dir;
+    }
+
+    static Path requireFile(Path file, String how) {
+        if (!Files.isRegularFile(file)) {
+            fail(file + " is missing: " + how);
+        }
+        return file;
+    }
+
+    static Path write(Path file, String text) throws IOException {
+        Files.createDirectories(file.getParent());
+        Files.write(file, text.getBytes(StandardCharsets.UTF_8));
+        return file;
+    }
+
+    static TableEnvironment tableEnv(int parallelism) {
+        Configuration conf = new Configuration();
+        conf.setString("parallelism.default", String.valueOf(parallelism));
+        return TableEnvironment.create(EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
+    }
+
+    static List<Row> collect(TableEnvironment env, String query) throws Exception {
+        List<Row> rows = new ArrayList<>();
+        try (CloseableIterator<Row> it = env.executeSql(query).collect()) {
+            it.forEachRemaining(rows::add);
+        }
+        return rows;
+    }
+
+    /** A filesystem JSON table over a JSON-lines file. */
+    static void jsonSource(TableEnvironment env, String name, String columns, Path file) {
+        env.executeSql("CREATE TEMPORARY TABLE " + name + " (" + columns + ") WITH ('connector' = 'filesystem', 'path' = '"
+                + file.toAbsolutePath() + "', 'format' = 'json')");
+    }
+
+    static String sqlString(String s) {
+        return "'" + s.replace("'", "''") + "'";
+    }
+}
