@@ -1,0 +1,100 @@
+//! JNI binding of the flinkllm engine for `io.flinkllm.Engine`. Thin by design: every
+//! entry point converts arguments, calls the engine, converts the result, and turns every
+//! error — and every panic — into a typed Java exception. No logic of its own beyond the
+//! JSON-schema → Flink type mapping (`shape`), which is a type conversion.
+
+mod convert;
+mod engine_api;
+mod error;
+mod handles;
+mod shape;
+
+use convert::{row_to_java, rust_string};
+use error::{JniError, Result};
+use handles::Handles;
+use jni::objects::{JClass, JObject, JString};
+use jni::sys::{jlong, jobjectArray, jstring};
+use jni::JNIEnv;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Open tasks, by the handle Java holds.
+static TASKS: Handles<engine_api::OpenTask> = Handles::new();
+
+/// Runs `body`, turning an error or a panic into a pending Java exception and `default`
+/// (which Java never sees: the exception is raised on return).
+fn entry<'l, T>(env: &mut JNIEnv<'l>, default: T, body: impl FnOnce(&mut JNIEnv<'l>) -> Result<T>) -> T {
+    let outcome = catch_unwind(AssertUnwindSafe(|| body(env)));
+    let error = match outcome {
+        Ok(Ok(value)) => return value,
+        Ok(Err(e)) => e,
+        Err(payload) => JniError::Panic(
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into()),
+        ),
+    };
+    error.throw(env);
+    default
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_init<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, ort_path: JString<'l>) {
+    entry(&mut env, (), |env| {
+        let path = rust_string(env, &ort_path, "onnxRuntimePath")?;
+        Ok(engine_api::init(&path)?)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_outputType<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) -> jstring {
+    entry(&mut env, std::ptr::null_mut(), |env| {
+        let path = rust_string(env, &task, "taskPath")?;
+        let row = shape::row_shape(&engine_api::task_schema(&path)?)
+            .map_err(|m| flinkllm_engine::Error::UnsupportedSchema(format!("{path}: {m}")))?;
+        Ok(env.new_string(shape::sql_type(&row))?.into_raw())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_open<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) -> jlong {
+    entry(&mut env, 0, |env| {
+        let path = rust_string(env, &task, "taskPath")?;
+        let opened = engine_api::open(&path)?;
+        Ok(TASKS.insert(opened))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_generate<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    handle: jlong,
+    input: JString<'l>,
+) -> jobjectArray {
+    entry(&mut env, std::ptr::null_mut(), |env| {
+        let task = TASKS.get(handle)?;
+        let text = rust_string(env, &input, "input")?;
+        let value = engine_api::generate(&task, &text)?;
+        let fields = match &task.shape {
+            shape::Shape::Row(fields) => fields,
+            other => return Err(JniError::Shape(format!("task output is not a ROW: {other:?}"))),
+        };
+        Ok(row_to_java(env, fields, &value)?.into_raw())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_close<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+    entry(&mut env, (), |_| TASKS.remove(handle).map(drop))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_modelLoads<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
+    entry(&mut env, 0, |_| Ok(engine_api::model_loads() as jlong))
+}
+
+// Keeps `JObject` in the public signature types above resolvable for rustdoc.
+#[allow(dead_code)]
+type _Object<'l> = JObject<'l>;
