@@ -74,15 +74,6 @@ class OnnxDecoder:
             ids.append(token)
         return out
 
-    def chatml_prompt(self, user, system=None):
-        """The prompt the model's own chat template gives for one user turn (rendered by jinja2-free code
-        is not needed: we use the tokenizer on the ChatML text the template produces)."""
-        parts = []
-        if system is not None:
-            parts.append(f"<|im_start|>system\n{system}<|im_end|>\n")
-        parts.append(f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
-        return "".join(parts)
-
     def encode(self, text):
         return self.tokenizer.encode(text, add_special_tokens=False).ids
 

@@ -46,7 +46,7 @@ class BlockQuantized:
     """A weight for com.microsoft MatMulNBits: `(q - zero_point) * scale` per block along K."""
     packed: np.ndarray        # uint8 [N, blocks, block_size * bits / 8]
     scales: np.ndarray        # float32 [N * blocks]
-    zero_points: np.ndarray   # uint8 packed (bits per value) or float32 [N * blocks]
+    zero_points: np.ndarray   # uint8 packed (bits per value), float32 [N * blocks], or None
     bits: int
     block_size: int
     in_features: int          # K
@@ -104,8 +104,10 @@ class DecoderGraph:
         if isinstance(spec, Dense):
             y = b.op("MatMul", [x, b.const(np.ascontiguousarray(spec.weight.T, dtype=np.float32), "weight")])
         elif isinstance(spec, BlockQuantized):
-            y = b.op("MatMulNBits", [x, b.const(spec.packed, "qweight"), b.const(spec.scales, "scales"),
-                                      b.const(spec.zero_points, "zero_points")],
+            inputs = [x, b.const(spec.packed, "qweight"), b.const(spec.scales, "scales")]
+            if spec.zero_points is not None:   # absent = the symmetric midpoint (8 for 4 bits)
+                inputs.append(b.const(spec.zero_points, "zero_points"))
+            y = b.op("MatMulNBits", inputs,
                      domain=MS_DOMAIN, K=spec.in_features, N=spec.out_features, bits=spec.bits,
                      block_size=spec.block_size, accuracy_level=self.accuracy_level)
             if spec.block_offsets is not None:

@@ -17,13 +17,14 @@ OPTIMUM_IO = {
 
 
 def build_manifest(*, name, architecture, precision, config, tokens, chat_template, source,
-                   io=None, kv_dtype="float32"):
+                   io=None, kv_dtype="float32", accuracy_level=None):
     """`tokens`: dict with bos/eos/pad ids and strings and the list of stop ids."""
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
         "architecture": architecture,
         "precision": precision,
+        "accuracy_level": accuracy_level,
         "num_layers": config.num_layers,
         "hidden_size": config.hidden_size,
         "num_attention_heads": config.num_heads,
@@ -45,10 +46,11 @@ def build_manifest(*, name, architecture, precision, config, tokens, chat_templa
     }
 
 
-def is_up_to_date(manifest, *, precision, source_sha256):
-    """True when an existing directory was made from the same source by this converter version."""
+def is_up_to_date(manifest, *, precision, source_sha256, accuracy_level=None):
+    """True when an existing directory was made from the same source, the same way, by this converter version."""
     return (manifest is not None
             and manifest.get("precision") == precision
+            and manifest.get("accuracy_level") == accuracy_level
             and manifest.get("source", {}).get("sha256") == source_sha256
             and manifest.get("converter", {}).get("version") == CONVERTER_VERSION)
 

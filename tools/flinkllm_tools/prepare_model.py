@@ -17,13 +17,14 @@ def cmd_default(args):
     for precision in precisions:
         out = args.out or default_model_dir(precision)
         log(f"{MODEL_NAME} {precision} → {out}")
-        done += convert_gguf(gguf, out, precision, name=f"{MODEL_NAME}-{precision}", source_sha256=GGUF_SHA256)
+        done += convert_gguf(gguf, out, precision, name=f"{MODEL_NAME}-{precision}", source_sha256=GGUF_SHA256,
+                             accuracy_level=args.accuracy_level)
     if not done:
         log("everything was already up to date")
 
 
 def cmd_gguf(args):
-    convert_gguf(args.file, args.out, args.precision or "int4")
+    convert_gguf(args.file, args.out, args.precision or "int4", accuracy_level=args.accuracy_level)
 
 
 def cmd_import_optimum(args):
@@ -36,17 +37,25 @@ def cmd_tiny(args):
     build_tiny(default_gguf(log), args.out or f"{cache_dir()}/models/tiny")
 
 
+def add_accuracy_level(p):
+    p.add_argument("--accuracy-level", type=int, choices=(0, 1, 2, 3, 4),
+                   help="MatMulNBits compute: 1 = float (exact), 4 = int8 activations (faster); "
+                        "default 1 for int4, 4 for int8")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="prepare-model", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("default", help="download and convert SmolLM2-135M-Instruct (all precisions by default)")
     d.add_argument("--precision", choices=PRECISIONS)
     d.add_argument("--out", help="model directory (needs --precision)")
+    add_accuracy_level(d)
     d.set_defaults(run=cmd_default)
     g = sub.add_parser("gguf", help="convert a Llama-family GGUF file")
     g.add_argument("file")
     g.add_argument("--out", required=True)
     g.add_argument("--precision", choices=PRECISIONS, help="default int4")
+    add_accuracy_level(g)
     g.set_defaults(run=cmd_gguf)
     o = sub.add_parser("import-optimum", help="validate an optimum text-generation-with-past export")
     o.add_argument("dir")
