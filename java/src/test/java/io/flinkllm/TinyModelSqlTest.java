@@ -1,0 +1,188 @@
+package io.flinkllm;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.ExceptionUtils;
+import org.junit.BeforeClass;
+import org.junit.Test;
+
+/**
+ * Real SQL on the embedded MiniCluster with the tiny random model: the function, the
+ * native library and the engine end to end, fast. The tiny model's words are random, so
+ * the assertions are about types and schema constraints, determinism and the policies.
+ */
+public class TinyModelSqlTest {
+    static final String SCHEMA = "{\"type\": \"object\", \"properties\": {"
+            + "\"label\": {\"enum\": [\"spam\", \"ham\"]},"
+            + "\"score\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 9},"
+            + "\"flag\": {\"type\": \"boolean\"},"
+            + "\"tags\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"maxLength\": 8}, \"maxItems\": 2},"
+            + "\"detail\": {\"type\": \"object\", \"properties\": {\"ratio\": {\"type\": \"number\", \"minimum\": 0, \"maximum\": 1}}, \"required\": [\"ratio\"]},"
+            + "\"note\": {\"type\": \"string\", \"maxLength\": 12}},"
+            + "\"required\": [\"label\", \"score\", \"flag\", \"tags\", \"detail\"], \"additionalProperties\": false}";
+    static final String ROW_TYPE = "ROW<`label` STRING NOT NULL, `score` BIGINT NOT NULL, `flag` BOOLEAN NOT NULL, "
+            + "`tags` ARRAY<STRING> NOT NULL, `detail` ROW<`ratio` DOUBLE NOT NULL> NOT NULL, `note` STRING>";
+
+    static Path tasksDir;
+    static Path task;
+    static Path input;
+
+    @BeforeClass
+    public static void writeTasksAndInput() throws Exception {
+        Path model = TestSupport.model("tiny");
+        tasksDir = Files.createTempDirectory("tiny-tasks");
+        task = TestSupport.write(tasksDir.resolve("tiny.task.json"), taskJson(model, 160));
+        TestSupport.write(tasksDir.resolve("short.task.json"), taskJson(model, 2));
+        input = TestSupport.write(tasksDir.resolve("input.jsonl"),
+                "{\"id\": 1, \"message\": \"Buy cheap watches now\"}\n"
+                        + "{\"id\": 2, \"message\": \"Lunch at noon? 🍜 — ça va\"}\n"
+                        + "{\"id\": 3, \"message\": null}\n"
+                        + "{\"id\": 4, \"message\": \"Buy cheap watches now\"}\n");
+    }
+
+    static String taskJson(Path model, int maxNewTokens) {
+        return "{\"model\": " + quote(model.toString()) + ", \"system_prompt\": \"Classify the message.\", "
+                + "\"schema\": " + SCHEMA + ", \"max_new_tokens\": " + maxNewTokens + "}";
+    }
+
+    static String quote(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
+    static TableEnvironment envWithInput(int parallelism) {
+        TableEnvironment env = TestSupport.tableEnv(parallelism);
+        env.executeSql("CREATE FUNCTION llm AS 'io.flinkllm.LlmFunction'");
+        TestSupport.jsonSource(env, "messages", "id INT, message STRING", input);
+        return env;
+    }
+
+    @Test
+    public void declaresTheRowTypeFromTheSchema() {
+        TableEnvironment env = envWithInput(1);
+        String type = env.sqlQuery("SELECT llm(" + TestSupport.sqlString(task.toString()) + ", message) AS r FROM messages")
+                .getResolvedSchema().getColumnDataTypes().get(0).toString();
+        assertEquals(ROW_TYPE, type);
+    }
+
+    @Test
+    public void typedRowsFieldByField() throws Exception {
+        List<Row> rows = TestSupport.collect(envWithInput(1),
+                "SELECT id, r, r.label, r.score FROM (SELECT id, llm(" + TestSupport.sqlString(task.toString()) + ", message) AS r FROM messages)");
+        assertEquals(4, rows.size());
+        Map<Integer, Row> byId = new HashMap<>();
+        for (Row row : rows) {
+            byId.put((Integer) row.getField(0), row);
+        }
+        assertNull("NULL input gives a NULL result", byId.get(3).getField(1));
+        for (int id : new int[] {1, 2, 4}) {
+            Row r = (Row) byId.get(id).getField(1);
+            assertNotNull(r);
+            assertTrue(Arrays.asList("spam", "ham").contains((String) r.getField("label")));
+            long score = (Long) r.getField("score");
+            assertTrue(score >= 0 && score <= 9);
+            assertTrue(r.getField("flag") instanceof Boolean);
+            String[] tags = (String[]) r.getField("tags");
+            assertTrue(tags.length <= 2);
+            for (String tag : tags) {
+                assertTrue(tag, tag.codePointCount(0, tag.length()) <= 8);
+            }
+            double ratio = (Double) ((Row) r.getField("detail")).getField("ratio");
+            assertTrue(ratio >= 0 && ratio <= 1);
+            String note = (String) r.getField("note");
+            assertTrue(note == null || note.codePointCount(0, note.length()) <= 12);
+            assertEquals("nested field access in SQL sees the same value", r.getField("label"), byId.get(id).getField(2));
+            assertEquals(r.getField("score"), byId.get(id).getField(3));
+        }
+        Row first = (Row) byId.get(1).getField(1);
+        Row again = (Row) byId.get(4).getField(1);
+        assertEquals("same input, same output (greedy)", first.getField("label"), again.getField("label"));
+        assertArrayEquals((String[]) first.getField("tags"), (String[]) again.getField("tags"));
+        assertEquals(first.getField("score"), again.getField("score"));
+    }
+
+    @Test
+    public void relativeTaskPathResolvesAgainstTasksDir() throws Exception {
+        System.setProperty(LlmFunction.TASKS_DIR_OPTION, tasksDir.toString());
+        try {
+            List<Row> rows = TestSupport.collect(envWithInput(1), "SELECT llm('tiny.task.json', message).label FROM messages WHERE id = 1");
+            assertEquals(1, rows.size());
+            assertTrue(Arrays.asList("spam", "ham").contains((String) rows.get(0).getField(0)));
+        } finally {
+            System.clearProperty(LlmFunction.TASKS_DIR_OPTION);
+        }
+    }
+
+    @Test
+    public void ignoreStrategyGivesNullRows() throws Exception {
+        Path shortTask = tasksDir.resolve("short.task.json");
+        List<Row> rows = TestSupport.collect(envWithInput(1), "SELECT id, llm(" + TestSupport.sqlString(shortTask.toString())
+                + ", message, 'error-handling-strategy=ignore') FROM messages");
+        assertEquals(4, rows.size());
+        for (Row row : rows) {
+            assertNull("max_new_tokens=2 cannot close the JSON: row " + row, row.getField(1));
+        }
+    }
+
+    @Test
+    public void ignoreStrategyFromJobConfiguration() throws Exception {
+        TableEnvironment env = envWithInput(1);
+        env.getConfig().set("flinkllm.error-handling-strategy", "ignore");
+        List<Row> rows = TestSupport.collect(env, "SELECT llm(" + TestSupport.sqlString(tasksDir.resolve("short.task.json").toString())
+                + ", message) FROM messages");
+        assertEquals(4, rows.size());
+        assertNull(rows.get(0).getField(0));
+    }
+
+    @Test
+    public void failoverStrategyFailsTheJobWithTheReason() {
+        try {
+            TestSupport.collect(envWithInput(1), "SELECT llm(" + TestSupport.sqlString(tasksDir.resolve("short.task.json").toString())
+                    + ", message) FROM messages");
+            fail("the job should fail");
+        } catch (Exception e) {
+            assertTrue(ExceptionUtils.stringifyException(e),
+                    ExceptionUtils.findThrowable(e, GenerationLimitException.class).isPresent());
+        }
+    }
+
+    @Test
+    public void brokenTaskFailsAtPlanningNamingTheFile() {
+        Path missing = tasksDir.resolve("no-such.task.json");
+        try {
+            envWithInput(1).sqlQuery("SELECT llm(" + TestSupport.sqlString(missing.toString()) + ", message) FROM messages");
+            fail("planning should fail");
+        } catch (ValidationException e) {
+            String all = ExceptionUtils.stringifyException(e);
+            assertTrue(all, all.contains(missing.toString()));
+            assertTrue(all, ExceptionUtils.findThrowable(e, InvalidTaskException.class).isPresent());
+        }
+    }
+
+    @Test
+    public void parallelismFourLoadsTheModelOnce() throws Exception {
+        NativeLibrary.load();
+        long before = Engine.modelLoads();
+        List<Row> rows = TestSupport.collect(envWithInput(4), "SELECT id, llm(" + TestSupport.sqlString(task.toString()) + ", message).label FROM messages");
+        long loads = Engine.modelLoads() - before;
+        System.out.println("model loads for a parallelism-4 job: " + loads);
+        assertEquals(4, rows.size());
+        assertTrue("loads: " + loads, loads <= 1);
+        assertEquals("every slot released its share", 0, SharedTasks.users(task.toString()));
+    }
+
+}

@@ -1,0 +1,85 @@
+-- Review summaries in two jobs.
+-- Job 1: tumbling 1-minute windows per product: counts, average rating and all reviews of
+--        the window as one context string (LISTAGG).
+-- Job 2: the model turns each window's context into sentiment, strengths, complaints, a
+--        summary and a recommended action.
+-- The reviews carry no timestamp, so one is derived from the review id (20 s apart) to
+-- give the event-time windows something to cut. Placeholders: see support_tickets.sql.
+SET 'table.dml-sync' = 'true';
+SET 'parallelism.default' = '2';
+SET 'execution.checkpointing.interval' = '10s';
+
+CREATE FUNCTION llm AS 'io.flinkllm.LlmFunction';
+
+CREATE TEMPORARY TABLE reviews (
+  review_id STRING,
+  product_id STRING,
+  product_name STRING,
+  rating INT,
+  review_text STRING,
+  ts AS TO_TIMESTAMP_LTZ(1767225600000 + CAST(SUBSTRING(review_id FROM 2) AS BIGINT) * 20000, 3),
+  WATERMARK FOR ts AS ts
+) WITH (
+  'connector' = 'filesystem',
+  'path' = '${FLINKLLM_DATA}/product_reviews.jsonl',
+  'format' = 'json'
+);
+
+CREATE TEMPORARY TABLE review_windows (
+  product_id STRING,
+  product_name STRING,
+  window_start TIMESTAMP(3),
+  window_end TIMESTAMP(3),
+  review_count BIGINT,
+  avg_rating DOUBLE,
+  negative_reviews BIGINT,
+  positive_reviews BIGINT,
+  context STRING
+) WITH (
+  'connector' = 'filesystem',
+  'path' = '${FLINKLLM_OUT}/review_windows',
+  'format' = 'json'
+);
+
+INSERT INTO review_windows
+SELECT product_id, MAX(product_name), window_start, window_end, COUNT(*), AVG(CAST(rating AS DOUBLE)),
+       SUM(CASE WHEN rating <= 2 THEN 1 ELSE 0 END), SUM(CASE WHEN rating >= 4 THEN 1 ELSE 0 END),
+       LISTAGG(CONCAT('Rating: ', CAST(rating AS STRING), '. Review: ', review_text), ' | ')
+FROM TABLE(TUMBLE(TABLE reviews, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY product_id, window_start, window_end;
+
+CREATE TEMPORARY TABLE window_contexts (
+  product_id STRING,
+  product_name STRING,
+  window_start TIMESTAMP(3),
+  review_count BIGINT,
+  avg_rating DOUBLE,
+  context STRING
+) WITH (
+  'connector' = 'filesystem',
+  'path' = '${FLINKLLM_OUT}/review_windows',
+  'format' = 'json'
+);
+
+CREATE TEMPORARY TABLE review_summaries (
+  product_id STRING,
+  product_name STRING,
+  window_start TIMESTAMP(3),
+  review_count BIGINT,
+  avg_rating DOUBLE,
+  sentiment STRING,
+  key_strengths ARRAY<STRING>,
+  key_complaints ARRAY<STRING>,
+  summary STRING,
+  recommended_action STRING,
+  processed_at TIMESTAMP_LTZ(3)
+) WITH (
+  'connector' = 'filesystem',
+  'path' = '${FLINKLLM_OUT}/review_summaries',
+  'format' = 'json'
+);
+
+INSERT INTO review_summaries
+SELECT product_id, product_name, window_start, review_count, avg_rating,
+       t.r.sentiment, t.r.key_strengths, t.r.key_complaints, t.r.summary, t.r.recommended_action, CURRENT_TIMESTAMP
+FROM (SELECT *, llm('review_summary.task.json', context) AS r FROM window_contexts) AS t;
