@@ -159,3 +159,16 @@ def test_import_optimum_names_missing_files(tmp_path):
     assert_one_line_error(run(PREPARE, "import-optimum", str(export), "--out", out),
                           "tokenizer.json", "config.json", "tokenizer_config.json")
     assert_nothing_left(out)
+
+
+def test_gguf_command_converts_a_llama_gguf(tmp_path):
+    out = str(tmp_path / "converted")
+    result = run(PREPARE, "gguf", DEFAULT_GGUF, "--out", out, "--precision", "int4")
+    assert result.returncode == 0, result.stderr
+    converted = json.load(open(os.path.join(out, "flinkllm.json")))
+    default = json.load(open(os.path.join(model_path("smollm2-135m-instruct-int4"), "flinkllm.json")))
+    for key in ("architecture", "num_layers", "vocab_size", "stop_token_ids", "chat_template", "accuracy_level"):
+        assert converted[key] == default[key]
+    assert converted["source"]["sha256"] == default["source"]["sha256"]
+    again = run(PREPARE, "gguf", DEFAULT_GGUF, "--out", out, "--precision", "int4")
+    assert "nothing to do" in again.stdout
