@@ -1,0 +1,108 @@
+//! `flinkllm bench`: one JSON line of throughput, latency and memory figures.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use flinkllm_engine::Task;
+use serde_json::json;
+
+use crate::input::{peak_rss_mb, read_rows};
+use crate::{CliError, TaskFlags};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    task: TaskFlags,
+    /// Input JSONL file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Field of each input line that holds the text.
+    #[arg(long, default_value = "message")]
+    field: String,
+    /// Rows to run (cycling over the input); default: every input line once.
+    #[arg(long)]
+    rows: Option<usize>,
+    /// Rows run before timing starts (not counted).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+}
+
+pub fn bench(a: BenchArgs) -> Result<(), CliError> {
+    let texts: Vec<String> = read_rows(&a.input, &a.field)?
+        .into_iter()
+        .filter_map(|r| r.text.ok().flatten())
+        .collect();
+    if texts.is_empty() {
+        return Err(CliError(format!("{}: no usable rows", a.input.display())));
+    }
+    let n = a.rows.unwrap_or(texts.len());
+    let started = Instant::now();
+    let task = Task::load(&a.task.task, &a.task.options()?)?;
+    let open_ms = started.elapsed().as_secs_f64() * 1e3;
+    let open = task.open_stats();
+    for t in texts.iter().cycle().take(a.warmup) {
+        let _ = task.run(t);
+    }
+
+    let mut latencies = Vec::with_capacity(n);
+    let (mut ok, mut errors) = (0usize, 0usize);
+    let (mut gen, mut steps, mut forced, mut prompt) = (0usize, 0usize, 0usize, 0usize);
+    let (mut forward, mut constraint) = (Duration::ZERO, Duration::ZERO);
+    let run_started = Instant::now();
+    for t in texts.iter().cycle().take(n) {
+        let row_started = Instant::now();
+        match task.run_with_stats(t) {
+            Ok((_, s)) => {
+                ok += 1;
+                gen += s.generated_tokens;
+                steps += s.decode_steps;
+                forced += s.forced_tokens;
+                prompt += s.prompt_tokens;
+                forward += s.forward_time;
+                constraint += s.constraint_time;
+            }
+            Err(_) => errors += 1,
+        }
+        latencies.push(row_started.elapsed().as_secs_f64() * 1e3);
+    }
+    let secs = run_started.elapsed().as_secs_f64().max(1e-9);
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    let per_row = |x: usize| x as f64 / ok.max(1) as f64;
+    let step_time = (forward + constraint).as_secs_f64().max(1e-9);
+    let line = json!({
+        "task": task.spec().name,
+        "model": task.model().manifest.name,
+        "precision": task.model().manifest.precision,
+        "threads": task.settings().threads,
+        "rows": n,
+        "ok": ok,
+        "errors": errors,
+        "rows_per_s": round(n as f64 / secs, 3),
+        "gen_tokens_per_s": round(gen as f64 / secs, 1),
+        "gen_tokens_per_row": round(per_row(gen), 1),
+        "decode_steps_per_row": round(per_row(steps), 1),
+        "forced_tokens_per_row": round(per_row(forced), 1),
+        "prompt_tokens_per_row": round(per_row(prompt), 1),
+        "prefix_tokens": open.prefix_tokens,
+        "p50_ms": round(pct(0.5), 1),
+        "p99_ms": round(pct(0.99), 1),
+        "open_ms": round(open_ms, 1),
+        "model_load_ms": round(open.model_load_ms, 1),
+        "index_build_ms": round(open.index_build_ms, 1),
+        "index_bytes": open.index_bytes,
+        "prefix_ms": round(open.prefix_ms, 1),
+        "constraint_share": round(constraint.as_secs_f64() / step_time, 4),
+        "constraint_us_per_step": round(constraint.as_secs_f64() * 1e6 / steps.max(1) as f64, 1),
+        "forward_ms_per_step": round(forward.as_secs_f64() * 1e3 / steps.max(1) as f64, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    });
+    println!("{line}");
+    Ok(())
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (x * p).round() / p
+}

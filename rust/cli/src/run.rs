@@ -1,0 +1,80 @@
+//! `flinkllm run`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use flinkllm_engine::Task;
+use serde_json::{Map, Value};
+
+use crate::input::{peak_rss_mb, read_rows};
+use crate::{CliError, TaskFlags};
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    task: TaskFlags,
+    /// Input JSONL file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Field of each input line that holds the text.
+    #[arg(long, default_value = "message")]
+    field: String,
+    /// Output JSONL file (default: stdout).
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+pub fn run(a: RunArgs) -> Result<(), CliError> {
+    let rows = read_rows(&a.input, &a.field)?;
+    let started = Instant::now();
+    let task = Task::load(&a.task.task, &a.task.options()?)?;
+    let open_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| CliError(format!("{}: {e}", p.display())))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let run_started = Instant::now();
+    let (mut ok, mut failed, mut gen_tokens) = (0usize, 0usize, 0usize);
+    for row in &rows {
+        let mut line = Map::new();
+        if let Some(id) = &row.event_id {
+            line.insert("event_id".into(), id.clone());
+        }
+        match &row.text {
+            Ok(None) => {
+                line.insert("output".into(), Value::Null);
+                ok += 1;
+            }
+            Ok(Some(text)) => match task.run_with_stats(text) {
+                Ok((v, stats)) => {
+                    gen_tokens += stats.generated_tokens;
+                    line.insert("output".into(), v);
+                    ok += 1;
+                }
+                Err(e) => {
+                    line.insert("error".into(), Value::String(e.describe()));
+                    failed += 1;
+                }
+            },
+            Err(reason) => {
+                line.insert("error".into(), Value::String(reason.clone()));
+                failed += 1;
+            }
+        }
+        writeln!(out, "{}", Value::Object(line))?;
+    }
+    out.flush()?;
+    let secs = run_started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "flinkllm run: rows={} ok={ok} errors={failed} rows_per_s={:.2} gen_tokens_per_s={:.1} open_ms={open_ms:.0} peak_rss_mb={:.0}",
+        rows.len(),
+        rows.len() as f64 / secs,
+        gen_tokens as f64 / secs,
+        peak_rss_mb()
+    );
+    Ok(())
+}

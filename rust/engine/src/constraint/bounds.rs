@@ -1,0 +1,379 @@
+//! The bounds tracker: a byte-level JSON walker that knows, for the value being
+//! written, which schema node(s) it belongs to, and refuses bytes that would break a
+//! bound the regex leaves out (string length, item count, numeric range).
+//!
+//! The regex (through the outlines-core Index) already guarantees the syntax and
+//! structure, so this walker can assume well-formed input and only track positions.
+//! Where `anyOf` leaves several candidate nodes it applies the intersection of their
+//! bounds: whichever branch the text ends up matching, its bounds then hold.
+
+use super::numeric::Range;
+use crate::schema::{Node, NodeId, SchemaIr};
+
+/// Candidate schema nodes for the current value; `None` means unconstrained (inside
+/// a literal `enum`/`const` value, which the regex pins down completely).
+type Cands = Option<Vec<NodeId>>;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ObjPhase {
+    KeyOrEnd,
+    Colon,
+    CommaOrEnd,
+}
+
+#[derive(Debug, Clone)]
+enum Frame {
+    Value(Cands),
+    Object { cands: Cands, phase: ObjPhase, value: Cands },
+    Array { items: Cands, count: u64, min: u64, max: Option<u64>, started: bool },
+    Str(StrState),
+    Key { bytes: Vec<u8>, escape: bool },
+    Num { range: Option<Range>, text: String },
+    Word,
+}
+
+/// Length accounting of the string being written.
+#[derive(Debug, Clone, Copy)]
+pub struct StrState {
+    pub min: u64,
+    pub max: Option<u64>,
+    /// Characters so far (an escape pair counts once, charged at the backslash).
+    pub count: u64,
+    /// The previous byte was an unescaped backslash.
+    pub escape: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tracker<'a> {
+    ir: &'a SchemaIr,
+    stack: Vec<Frame>,
+    done: bool,
+}
+
+pub struct Violation;
+
+impl<'a> Tracker<'a> {
+    pub fn new(ir: &'a SchemaIr) -> Self {
+        let mut root = Vec::new();
+        ir.alternatives(ir.root, &mut root);
+        Tracker { ir, stack: vec![Frame::Value(Some(root))], done: false }
+    }
+
+    /// The string whose content is being written, if any (keys excluded).
+    pub fn in_string(&self) -> Option<&StrState> {
+        match self.stack.last() {
+            Some(Frame::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn push_bytes(&mut self, bytes: &[u8]) -> Result<(), Violation> {
+        bytes.iter().try_for_each(|b| self.push(*b))
+    }
+
+    /// Whether `bytes` could be appended (the tracker itself is left unchanged).
+    pub fn accepts(&self, bytes: &[u8]) -> bool {
+        let mut t = self.clone();
+        t.push_bytes(bytes).is_ok()
+    }
+
+    /// End of output: an open top-level number must be finished and in range.
+    pub fn finish(&mut self) -> Result<(), Violation> {
+        if let Some(Frame::Num { .. }) = self.stack.last() {
+            self.push(b' ')?;
+        }
+        if self.done && self.stack.is_empty() {
+            Ok(())
+        } else {
+            Err(Violation)
+        }
+    }
+
+    pub fn push(&mut self, b: u8) -> Result<(), Violation> {
+        loop {
+            let Some(top) = self.stack.last_mut() else {
+                return if is_ws(b) { Ok(()) } else { Err(Violation) };
+            };
+            match top {
+                Frame::Value(cands) => {
+                    if is_ws(b) {
+                        return Ok(());
+                    }
+                    let cands = cands.take();
+                    self.stack.pop();
+                    return self.start_value(cands, b);
+                }
+                Frame::Object { cands, phase, value } => match (*phase, b) {
+                    (_, b) if is_ws(b) => return Ok(()),
+                    (ObjPhase::KeyOrEnd, b'"') => {
+                        *phase = ObjPhase::Colon;
+                        self.stack.push(Frame::Key { bytes: Vec::new(), escape: false });
+                        return Ok(());
+                    }
+                    (ObjPhase::KeyOrEnd | ObjPhase::CommaOrEnd, b'}') => {
+                        self.stack.pop();
+                        self.value_done();
+                        return Ok(());
+                    }
+                    (ObjPhase::Colon, b':') => {
+                        let v = value.take();
+                        *phase = ObjPhase::CommaOrEnd;
+                        self.stack.push(Frame::Value(v));
+                        return Ok(());
+                    }
+                    (ObjPhase::CommaOrEnd, b',') => {
+                        let _ = cands;
+                        *phase = ObjPhase::KeyOrEnd;
+                        return Ok(());
+                    }
+                    _ => return Err(Violation),
+                },
+                Frame::Array { items, count, min, max, started } => {
+                    if is_ws(b) {
+                        return Ok(());
+                    }
+                    if b == b']' {
+                        if *count < *min {
+                            return Err(Violation);
+                        }
+                        self.stack.pop();
+                        self.value_done();
+                        return Ok(());
+                    }
+                    let next_item = if *started { b == b',' } else { true };
+                    if !next_item {
+                        return Err(Violation);
+                    }
+                    *count += 1;
+                    if max.is_some_and(|m| *count > m) {
+                        return Err(Violation);
+                    }
+                    let was_started = *started;
+                    *started = true;
+                    let v = items.clone();
+                    self.stack.push(Frame::Value(v));
+                    if was_started {
+                        return Ok(()); // the comma is consumed; the item starts later
+                    }
+                    continue; // this byte starts the first item
+                }
+                Frame::Key { bytes, escape } => {
+                    if *escape {
+                        *escape = false;
+                        bytes.push(b);
+                        return Ok(());
+                    }
+                    match b {
+                        b'"' => {
+                            let key = std::mem::take(bytes);
+                            self.stack.pop();
+                            return self.key_done(&key);
+                        }
+                        b'\\' => *escape = true,
+                        _ => {}
+                    }
+                    bytes.push(b);
+                    return Ok(());
+                }
+                Frame::Str(s) => {
+                    if s.escape {
+                        s.escape = false;
+                        return Ok(());
+                    }
+                    match b {
+                        b'"' => {
+                            if s.count < s.min {
+                                return Err(Violation);
+                            }
+                            self.stack.pop();
+                            self.value_done();
+                            return Ok(());
+                        }
+                        b'\\' => {
+                            s.escape = true;
+                            s.count += 1;
+                        }
+                        b if b & 0xC0 != 0x80 => s.count += 1,
+                        _ => {}
+                    }
+                    return if s.max.is_some_and(|m| s.count > m) { Err(Violation) } else { Ok(()) };
+                }
+                Frame::Num { range, text } => {
+                    if b.is_ascii_digit() || b == b'.' || b == b'-' {
+                        text.push(b as char);
+                        return match range {
+                            Some(r) if !r.reachable(text) => Err(Violation),
+                            _ => Ok(()),
+                        };
+                    }
+                    if let Some(r) = range {
+                        if !r.accepts(text) {
+                            return Err(Violation);
+                        }
+                    }
+                    self.stack.pop();
+                    self.value_done();
+                    continue; // the delimiter belongs to the parent
+                }
+                Frame::Word => {
+                    if b.is_ascii_alphabetic() {
+                        return Ok(());
+                    }
+                    self.stack.pop();
+                    self.value_done();
+                    continue;
+                }
+            }
+        }
+    }
+
+    fn value_done(&mut self) {
+        if self.stack.is_empty() {
+            self.done = true;
+        }
+    }
+
+    fn start_value(&mut self, cands: Cands, b: u8) -> Result<(), Violation> {
+        let ir = self.ir;
+        let fits = |n: &Node| match (n, b) {
+            (Node::Object { .. }, b'{') | (Node::Array { .. }, b'[') | (Node::String { .. }, b'"') => true,
+            (Node::Integer { .. } | Node::Number { .. }, b'-' | b'0'..=b'9') => true,
+            (Node::Boolean, b't' | b'f') | (Node::Null, b'n') => true,
+            (Node::Enum(vals), _) => vals.iter().any(|v| first_byte(v) == Some(b)),
+            _ => false,
+        };
+        // Narrow to the nodes this first byte can belong to. An enum candidate makes
+        // the value literal text, which the regex pins down: no bounds apply then.
+        let cands: Cands = match cands {
+            None => None,
+            Some(list) => {
+                let list: Vec<NodeId> = list.into_iter().filter(|id| fits(ir.node(*id))).collect();
+                if list.is_empty() {
+                    return Err(Violation);
+                }
+                if list.iter().any(|id| matches!(ir.node(*id), Node::Enum(_))) {
+                    None
+                } else {
+                    Some(list)
+                }
+            }
+        };
+        let nodes = |c: &Cands| c.iter().flatten().map(|id| ir.node(*id)).collect::<Vec<_>>();
+        match b {
+            b'{' => self.stack.push(Frame::Object { cands, phase: ObjPhase::KeyOrEnd, value: None }),
+            b'[' => {
+                let (mut min, mut max, mut items) = (0u64, None::<u64>, cands.as_ref().map(|_| Vec::new()));
+                for n in nodes(&cands) {
+                    if let Node::Array { items: it, min_items, max_items } = n {
+                        min = min.max(*min_items);
+                        max = match (max, max_items) {
+                            (Some(a), Some(b)) => Some(a.min(*b)),
+                            (a, b) => a.or(*b),
+                        };
+                        if let Some(list) = items.as_mut() {
+                            ir.alternatives(*it, list);
+                        }
+                    }
+                }
+                self.stack.push(Frame::Array { items, count: 0, min, max, started: false });
+            }
+            b'"' => {
+                let mut s = StrState { min: 0, max: None, count: 0, escape: false };
+                for n in nodes(&cands) {
+                    if let Node::String { min_length, max_length, .. } = n {
+                        s.min = s.min.max(*min_length);
+                        s.max = match (s.max, max_length) {
+                            (Some(a), Some(b)) => Some(a.min(*b)),
+                            (a, b) => a.or(*b),
+                        };
+                    }
+                }
+                self.stack.push(Frame::Str(s));
+            }
+            b'-' | b'0'..=b'9' => {
+                let mut range: Option<Range> = None;
+                for n in nodes(&cands) {
+                    let (lo, hi, integer) = match n {
+                        Node::Integer { minimum, maximum } => (*minimum, *maximum, true),
+                        Node::Number { minimum, maximum } => (*minimum, *maximum, false),
+                        _ => continue,
+                    };
+                    range = Some(match range {
+                        None => Range { lo, hi, integer },
+                        Some(r) => Range {
+                            lo: tighter(r.lo, lo, true),
+                            hi: tighter(r.hi, hi, false),
+                            integer: r.integer && integer,
+                        },
+                    });
+                }
+                let text = (b as char).to_string();
+                if let Some(r) = &range {
+                    if !r.reachable(&text) {
+                        return Err(Violation);
+                    }
+                }
+                self.stack.push(Frame::Num { range, text });
+            }
+            _ => self.stack.push(Frame::Word),
+        }
+        Ok(())
+    }
+
+    /// A key has been read: narrow the object candidates and note the value's nodes.
+    fn key_done(&mut self, key: &[u8]) -> Result<(), Violation> {
+        let ir = self.ir;
+        let Some(Frame::Object { cands, value, .. }) = self.stack.last_mut() else {
+            return Err(Violation);
+        };
+        let Some(list) = cands.as_mut() else {
+            *value = None;
+            return Ok(());
+        };
+        // Keys are written JSON-escaped; schema keys here never need escaping in practice,
+        // and when they do the comparison is on the escaped form of both.
+        let mut vals = Vec::new();
+        list.retain(|id| match ir.node(*id) {
+            Node::Object { properties, .. } => properties.iter().any(|p| {
+                let hit = escaped_key(&p.name).as_bytes() == key;
+                if hit {
+                    ir.alternatives(p.node, &mut vals);
+                }
+                hit
+            }),
+            _ => false,
+        });
+        if list.is_empty() {
+            return Err(Violation);
+        }
+        *value = Some(vals);
+        Ok(())
+    }
+}
+
+fn escaped_key(name: &str) -> String {
+    let quoted = serde_json::Value::String(name.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+fn tighter(a: Option<crate::schema::Bound>, b: Option<crate::schema::Bound>, lower: bool) -> Option<crate::schema::Bound> {
+    match (a, b) {
+        (Some(x), Some(y)) => {
+            let y_tighter = if lower {
+                y.value > x.value || (y.value == x.value && y.exclusive)
+            } else {
+                y.value < x.value || (y.value == x.value && y.exclusive)
+            };
+            Some(if y_tighter { y } else { x })
+        }
+        (x, y) => x.or(y),
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+fn first_byte(v: &serde_json::Value) -> Option<u8> {
+    crate::schema::render::to_json(v).bytes().next()
+}

@@ -1,0 +1,196 @@
+//! `Task`: a task file bound to its shared model and compiled constraint, with the
+//! KV cache of its fixed prompt prefix, ready to run rows from any thread.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+use once_cell::sync::Lazy;
+use serde_json::Value;
+
+use crate::constraint::{compile, Compiled};
+use crate::error::{Error, Result};
+use crate::generate::{self, RowLimits, RowStats};
+use crate::model::{Kv, Model};
+use crate::prompt::{self, Message};
+use crate::registry;
+use crate::sampler::Sampling;
+use crate::task::{ContextOverflow, Settings, TaskOptions, TaskSpec};
+
+/// A loaded task. Cheap to clone; `Send + Sync`; rows may run concurrently (forward
+/// passes of one model take turns on its session).
+#[derive(Clone)]
+pub struct Task {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    spec: TaskSpec,
+    model: Arc<Model>,
+    constraint: Arc<Compiled>,
+    prefix: Kv,
+    /// The prompt tokens after the input: end of the user turn, start of the answer.
+    suffix: Vec<u32>,
+    stats: OpenStats,
+}
+
+/// Figures about loading a task.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenStats {
+    /// Wall time of `Task::load` (model load, index build, prefix cache), or of the
+    /// first load when the task was already open in this process.
+    pub open_ms: f64,
+    pub model_load_ms: f64,
+    pub index_build_ms: f64,
+    pub index_bytes: usize,
+    pub prefix_tokens: usize,
+    pub prefix_ms: f64,
+}
+
+type TaskKey = (PathBuf, String);
+static TASKS: Lazy<Mutex<HashMap<TaskKey, Weak<Inner>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+impl Task {
+    /// Loads a task (or returns the already-open one for the same file and options).
+    pub fn load(path: &Path, opts: &TaskOptions) -> Result<Task> {
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| Error::InvalidTask(format!("{}: {e}", path.display())))?;
+        let key = (canonical.clone(), format!("{opts:?}"));
+        let mut tasks = TASKS.lock().map_err(|_| Error::Runtime("task registry lock poisoned".into()))?;
+        if let Some(inner) = tasks.get(&key).and_then(Weak::upgrade) {
+            return Ok(Task { inner });
+        }
+        tasks.retain(|_, w| w.strong_count() > 0);
+        let inner = Arc::new(Inner::open(&canonical, opts)?);
+        tasks.insert(key, Arc::downgrade(&inner));
+        Ok(Task { inner })
+    }
+
+    pub fn spec(&self) -> &TaskSpec {
+        &self.inner.spec
+    }
+
+    /// The task's JSON schema as written.
+    pub fn schema(&self) -> &Value {
+        &self.inner.spec.schema
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.spec.settings
+    }
+
+    pub fn open_stats(&self) -> OpenStats {
+        self.inner.stats
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.inner.model
+    }
+
+    /// Runs one input; the value always matches the schema.
+    pub fn run(&self, input: &str) -> Result<Value> {
+        self.run_with_stats(input).map(|(v, _)| v)
+    }
+
+    pub fn run_with_stats(&self, input: &str) -> Result<(Value, RowStats)> {
+        self.inner.run(input)
+    }
+
+    /// Runs many inputs, results in input order; one row's error never affects another.
+    /// (Sequential today; the batching scheduler will keep this signature.)
+    pub fn run_batch(&self, inputs: &[&str]) -> Vec<Result<Value>> {
+        inputs.iter().map(|i| self.run(i)).collect()
+    }
+
+    /// One throw-away row, so the first real row does not pay one-time costs.
+    pub fn warm_up(&self) -> Result<()> {
+        match self.run("warm-up") {
+            Ok(_) | Err(Error::GenerationLimit(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Inner {
+    fn open(path: &Path, opts: &TaskOptions) -> Result<Inner> {
+        let started = Instant::now();
+        let spec = TaskSpec::load(path, opts)?;
+        let loads_before = registry::model_loads();
+        let model = registry::model(&spec.model_dir, spec.settings.threads, opts.ort_library.as_deref())?;
+        let model_load_ms = if registry::model_loads() > loads_before { model.load_ms } else { 0.0 };
+        let m = &model.manifest;
+        let constraint = compile(&spec.schema, &model.tokens, &m.stop_ids())?;
+
+        let mut messages = Vec::new();
+        let system = spec.system_message();
+        if !system.is_empty() {
+            messages.push(Message { role: "system", content: system });
+        }
+        for ex in &spec.examples {
+            messages.push(Message { role: "user", content: spec.input_template.replace("{input}", &ex.input) });
+            messages.push(Message { role: "assistant", content: spec.example_answer(ex) });
+        }
+        let parts = prompt::split_prompt(
+            &m.chat_template,
+            m.bos_token.as_deref(),
+            m.eos_token.as_deref(),
+            messages,
+            &spec.input_template,
+        )?;
+        let prefix_ids = model.tokens.encode_template(&parts.before)?;
+        let suffix = model.tokens.encode_template(&parts.after)?;
+        if prefix_ids.len() + suffix.len() + spec.settings.max_new_tokens >= model.context_length() {
+            return Err(Error::InvalidTask(format!(
+                "{}: prompt prefix ({} tokens) + max_new_tokens ({}) exceed the model's context of {}",
+                path.display(),
+                prefix_ids.len(),
+                spec.settings.max_new_tokens,
+                model.context_length()
+            )));
+        }
+        let t = Instant::now();
+        let empty = model.empty_kv()?;
+        let prefix = if prefix_ids.is_empty() { empty } else { model.forward(&prefix_ids, &empty)?.kv };
+        let prefix_ms = t.elapsed().as_secs_f64() * 1e3;
+        let stats = OpenStats {
+            open_ms: started.elapsed().as_secs_f64() * 1e3,
+            model_load_ms,
+            index_build_ms: constraint.build_ms,
+            index_bytes: constraint.bytes(),
+            prefix_tokens: prefix_ids.len(),
+            prefix_ms,
+        };
+        Ok(Inner { spec, model, constraint, prefix, suffix, stats })
+    }
+
+    fn run(&self, input: &str) -> Result<(Value, RowStats)> {
+        let s = &self.spec.settings;
+        let tokens = &self.model.tokens;
+        let text = self.spec.input_template.replace("{input}", input);
+        let mut ids = tokens.encode_plain(&text)?;
+        let ctx = self.model.context_length();
+        let room = ctx.saturating_sub(self.prefix.len + self.suffix.len() + s.max_new_tokens);
+        if ids.len() > room {
+            match s.context_overflow {
+                ContextOverflow::Error => {
+                    return Err(Error::InputTooLong(format!(
+                        "input is {} tokens; this task leaves room for {room} (context {ctx}, prompt prefix {}, max_new_tokens {})",
+                        ids.len(),
+                        self.prefix.len,
+                        s.max_new_tokens
+                    )))
+                }
+                ContextOverflow::TruncateTail => ids.truncate(room),
+                ContextOverflow::TruncateHead => {
+                    ids.drain(..ids.len() - room);
+                }
+            }
+        }
+        ids.extend_from_slice(&self.suffix);
+        let sampling = Sampling { temperature: s.temperature, top_p: s.top_p, seed: s.seed };
+        let limits = RowLimits { max_new_tokens: s.max_new_tokens, context_length: ctx };
+        generate::constrained(&self.model, &self.constraint, &self.prefix, ids, &sampling, input, &limits)
+    }
+}

@@ -1,0 +1,83 @@
+//! `flinkllm.json`, the model-directory manifest (docs/model-directory.md).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub precision: String,
+    pub num_layers: usize,
+    pub num_kv_heads: usize,
+    pub head_dim: usize,
+    pub vocab_size: usize,
+    pub context_length: usize,
+    pub kv_dtype: String,
+    pub eos_token_id: u32,
+    #[serde(default)]
+    pub stop_token_ids: Vec<u32>,
+    pub chat_template: String,
+    #[serde(default)]
+    pub bos_token: Option<String>,
+    #[serde(default)]
+    pub eos_token: Option<String>,
+    pub io: IoNames,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IoNames {
+    pub input_ids: String,
+    pub attention_mask: String,
+    pub position_ids: Option<String>,
+    #[serde(default)]
+    pub num_logits_to_keep: Option<String>,
+    pub past_key: String,
+    pub past_value: String,
+    pub logits: String,
+    pub present_key: String,
+    pub present_value: String,
+}
+
+impl Manifest {
+    pub fn load(dir: &Path) -> Result<Manifest> {
+        let path = dir.join("flinkllm.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::ModelLoad(format!(
+                "cannot read {}: {e} (is {} a model directory made by tools/prepare-model?)",
+                path.display(),
+                dir.display()
+            ))
+        })?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
+        if m.format_version != 1 {
+            return Err(Error::ModelLoad(format!(
+                "{}: format_version {} is not supported (this engine reads 1)",
+                path.display(),
+                m.format_version
+            )));
+        }
+        if m.kv_dtype != "float32" {
+            return Err(Error::ModelLoad(format!(
+                "{}: kv_dtype {:?} is not supported (this engine feeds float32 KV caches)",
+                path.display(),
+                m.kv_dtype
+            )));
+        }
+        Ok(m)
+    }
+
+    /// Token ids that end generation: eos plus any extra stop ids.
+    pub fn stop_ids(&self) -> Vec<u32> {
+        let mut ids = self.stop_token_ids.clone();
+        if !ids.contains(&self.eos_token_id) {
+            ids.push(self.eos_token_id);
+        }
+        ids
+    }
+}

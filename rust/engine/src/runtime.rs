@@ -1,0 +1,89 @@
+//! Loading the ONNX Runtime shared library (PyPI `onnxruntime` wheel's
+//! `libonnxruntime.so`) once per process, from an explicit path, `ORT_DYLIB_PATH`,
+//! or the project's own virtualenv, and keeping the one `ort` environment.
+//!
+//! A failed load is reported from our own checks and `ort::LoadDynamicError`
+//! (never as `ort::Error`, whose formatting calls into the missing library).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use once_cell::sync::Lazy;
+use ort::environment::Environment;
+
+use crate::error::{Error, Result};
+
+static ENV: Lazy<Mutex<Option<(Environment, PathBuf)>>> = Lazy::new(|| Mutex::new(None));
+
+/// Where we look when no path is given, after `ORT_DYLIB_PATH`: the virtualenv that
+/// `tools/` sets up under `~/.cache/flinkllm`.
+fn venv_candidates() -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME") else { return Vec::new() };
+    let base = PathBuf::from(home).join(".cache/flinkllm");
+    let mut out = Vec::new();
+    for venv in ["venv", ".venv"] {
+        let lib = base.join(venv).join("lib");
+        let Ok(pythons) = std::fs::read_dir(&lib) else { continue };
+        for py in pythons.flatten() {
+            let capi = py.path().join("site-packages/onnxruntime/capi");
+            let Ok(files) = std::fs::read_dir(&capi) else { continue };
+            let mut libs: Vec<PathBuf> = files
+                .flatten()
+                .map(|f| f.path())
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))
+                .collect();
+            libs.sort();
+            out.extend(libs);
+        }
+    }
+    out
+}
+
+/// Loads ONNX Runtime (first successful call wins; later calls return the path in use).
+pub fn init(explicit: Option<&Path>) -> Result<PathBuf> {
+    let mut env = ENV.lock().map_err(|_| Error::RuntimeLibrary("runtime lock poisoned".into()))?;
+    if let Some((_, path)) = env.as_ref() {
+        return Ok(path.clone());
+    }
+    let mut tried: Vec<String> = Vec::new();
+    let mut candidates: Vec<(PathBuf, &str)> = Vec::new();
+    if let Some(p) = explicit {
+        candidates.push((p.to_path_buf(), "configured path"));
+    } else {
+        match std::env::var_os("ORT_DYLIB_PATH") {
+            Some(p) if !p.is_empty() => candidates.push((PathBuf::from(p), "ORT_DYLIB_PATH")),
+            _ => tried.push("ORT_DYLIB_PATH (not set)".into()),
+        }
+        candidates.extend(venv_candidates().into_iter().map(|p| (p, "flinkllm virtualenv")));
+    }
+    for (path, source) in candidates {
+        if !path.is_file() {
+            tried.push(format!("{} ({source}): no such file", path.display()));
+            continue;
+        }
+        match ort::init_from(&path) {
+            Ok(builder) => match builder.with_name("flinkllm").build() {
+                Ok(e) => {
+                    *env = Some((e, path.clone()));
+                    return Ok(path);
+                }
+                Err(e) => tried.push(format!("{} ({source}): environment: {e}", path.display())),
+            },
+            Err(e) => tried.push(format!("{} ({source}): {e}", path.display())),
+        }
+    }
+    Err(Error::RuntimeLibrary(format!(
+        "ONNX Runtime library not loaded; set ORT_DYLIB_PATH (or the ort_library option) to the \
+         libonnxruntime.so of the onnxruntime==1.31.1 wheel. Tried: {}",
+        if tried.is_empty() { "nothing".to_string() } else { tried.join("; ") }
+    )))
+}
+
+/// The process's ONNX Runtime environment (loading the library if needed).
+pub fn environment(explicit: Option<&Path>) -> Result<Environment> {
+    init(explicit)?;
+    let env = ENV.lock().map_err(|_| Error::RuntimeLibrary("runtime lock poisoned".into()))?;
+    env.as_ref()
+        .map(|(e, _)| e.clone())
+        .ok_or_else(|| Error::RuntimeLibrary("ONNX Runtime environment missing".into()))
+}

@@ -1,0 +1,118 @@
+//! JSON Schema → a small typed tree (`SchemaIr`) that the regex builder, the bounds
+//! tracker, the output validator and the prompt all read. Parsing is where unsupported
+//! keywords are rejected, so nothing is silently ignored later.
+
+mod disjoint;
+pub mod format;
+mod parse;
+mod pattern;
+pub mod regex;
+pub mod render;
+pub mod validate;
+
+use serde_json::Value;
+
+pub use parse::parse_schema;
+
+pub type NodeId = usize;
+
+/// An inclusive or exclusive numeric bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound {
+    pub value: f64,
+    pub exclusive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Date,
+    DateTime,
+    Uuid,
+    Email,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    pub name: String,
+    pub node: NodeId,
+    pub required: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Object {
+        properties: Vec<Property>,
+        /// False only for `additionalProperties: false`; matters for oneOf disjointness.
+        additional: bool,
+    },
+    Array {
+        items: NodeId,
+        min_items: u64,
+        max_items: Option<u64>,
+    },
+    String {
+        min_length: u64,
+        max_length: Option<u64>,
+        /// Regex fragment for the raw JSON string body (already restricted so it
+        /// cannot produce quotes, backslashes or control characters).
+        pattern: Option<String>,
+        /// The pattern as written in the schema, for validation.
+        pattern_source: Option<String>,
+        format: Option<Format>,
+    },
+    Integer {
+        minimum: Option<Bound>,
+        maximum: Option<Bound>,
+    },
+    Number {
+        minimum: Option<Bound>,
+        maximum: Option<Bound>,
+    },
+    Boolean,
+    Null,
+    /// `enum` and `const` (one value).
+    Enum(Vec<Value>),
+    /// `anyOf`, `oneOf` (proved disjoint at load time), and type lists.
+    AnyOf {
+        branches: Vec<NodeId>,
+        one_of: bool,
+    },
+}
+
+/// The parsed schema: an arena of nodes, `root` first.
+#[derive(Debug, Clone)]
+pub struct SchemaIr {
+    pub nodes: Vec<Node>,
+    pub root: NodeId,
+    /// The schema as given, kept for the JNI layer's type mapping and for tools.
+    pub source: Value,
+}
+
+impl SchemaIr {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+
+    /// `AnyOf` nodes replaced by their branches, recursively: the concrete
+    /// alternatives a value at this position may take.
+    pub fn alternatives(&self, id: NodeId, out: &mut Vec<NodeId>) {
+        match &self.nodes[id] {
+            Node::AnyOf { branches, .. } => {
+                for &b in branches {
+                    self.alternatives(b, out);
+                }
+            }
+            _ => {
+                if !out.contains(&id) {
+                    out.push(id)
+                }
+            }
+        }
+    }
+}
+
+/// A JSON pointer-ish location used in error messages (`#/properties/x/items`).
+pub(crate) fn child_path(path: &str, key: &str) -> String {
+    format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"))
+}

@@ -1,0 +1,447 @@
+//! Parsing a JSON Schema document into `SchemaIr`.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::{child_path, disjoint, pattern, Bound, Format, Node, NodeId, Property, SchemaIr};
+use crate::error::{Error, Result};
+
+/// Keywords that only annotate: safe to accept because they never constrain values.
+const ANNOTATIONS: &[&str] = &[
+    "title",
+    "description",
+    "default",
+    "examples",
+    "$schema",
+    "$id",
+    "$comment",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "$defs",
+    "definitions",
+];
+
+/// Keywords this engine enforces (by regex, by the bounds tracker, or both).
+const ENFORCED: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "enum",
+    "const",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "items",
+    "minItems",
+    "maxItems",
+    "$ref",
+    "anyOf",
+    "oneOf",
+];
+
+pub fn parse_schema(schema: &Value) -> Result<SchemaIr> {
+    let mut p = Parser {
+        root: schema,
+        nodes: Vec::new(),
+        refs: HashMap::new(),
+        ref_stack: Vec::new(),
+    };
+    let root = p.parse(schema, "#")?;
+    Ok(SchemaIr {
+        nodes: p.nodes,
+        root,
+        source: schema.clone(),
+    })
+}
+
+struct Parser<'a> {
+    root: &'a Value,
+    nodes: Vec<Node>,
+    /// `$ref` target → node, so a definition used twice is parsed once.
+    refs: HashMap<String, NodeId>,
+    /// Refs being parsed: a ref reached again while on this stack is recursive.
+    ref_stack: Vec<String>,
+}
+
+fn unsupported(path: &str, what: impl std::fmt::Display) -> Error {
+    Error::UnsupportedSchema(format!("{path}: {what}"))
+}
+
+fn bad(path: &str, what: impl std::fmt::Display) -> Error {
+    Error::UnsupportedSchema(format!("{path}: invalid schema: {what}"))
+}
+
+impl<'a> Parser<'a> {
+    fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    fn parse(&mut self, schema: &'a Value, path: &str) -> Result<NodeId> {
+        let obj = match schema {
+            Value::Object(o) => o,
+            Value::Bool(true) => {
+                return Err(unsupported(
+                    path,
+                    "`true` (any value) cannot be generated; give the value a type",
+                ))
+            }
+            _ => return Err(bad(path, "a schema must be an object")),
+        };
+        for key in obj.keys() {
+            if !ENFORCED.contains(&key.as_str()) && !ANNOTATIONS.contains(&key.as_str()) {
+                return Err(unsupported(
+                    path,
+                    format_args!("keyword `{key}` is not supported (it would not be enforced)"),
+                ));
+            }
+        }
+        if let Some(r) = obj.get("$ref") {
+            if obj.keys().any(|k| ENFORCED.contains(&k.as_str()) && k != "$ref") {
+                return Err(unsupported(
+                    path,
+                    "`$ref` next to other constraining keywords is not supported",
+                ));
+            }
+            return self.parse_ref(r, path);
+        }
+        if let Some(c) = obj.get("const") {
+            self.only_with(obj, path, "const", &["type"])?;
+            return Ok(self.push(Node::Enum(vec![c.clone()])));
+        }
+        if let Some(e) = obj.get("enum") {
+            self.only_with(obj, path, "enum", &["type"])?;
+            let values = e
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| bad(path, "`enum` must be a non-empty array"))?;
+            if let Some(t) = obj.get("type") {
+                for v in values {
+                    if !value_has_type(v, t) {
+                        return Err(bad(path, format_args!("enum value {v} does not match `type` {t}")));
+                    }
+                }
+            }
+            return Ok(self.push(Node::Enum(values.clone())));
+        }
+        for (key, one_of) in [("anyOf", false), ("oneOf", true)] {
+            if let Some(list) = obj.get(key) {
+                self.only_with(obj, path, key, &[])?;
+                let list = list
+                    .as_array()
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| bad(path, format_args!("`{key}` must be a non-empty array")))?;
+                let mut branches = Vec::new();
+                for (i, s) in list.iter().enumerate() {
+                    branches.push(self.parse(s, &child_path(&child_path(path, key), &i.to_string()))?);
+                }
+                if one_of {
+                    disjoint::check_one_of(&self.nodes, &branches, path)?;
+                }
+                return Ok(self.push(Node::AnyOf { branches, one_of }));
+            }
+        }
+        match obj.get("type") {
+            Some(Value::String(t)) => self.parse_typed(obj, t, path),
+            Some(Value::Array(types)) => {
+                let mut branches = Vec::new();
+                for t in types {
+                    let t = t
+                        .as_str()
+                        .ok_or_else(|| bad(path, "`type` entries must be strings"))?;
+                    branches.push(self.parse_typed(obj, t, path)?);
+                }
+                if branches.is_empty() {
+                    return Err(bad(path, "`type` must not be an empty list"));
+                }
+                disjoint::check_one_of(&self.nodes, &branches, path)?;
+                Ok(if branches.len() == 1 {
+                    branches[0]
+                } else {
+                    self.push(Node::AnyOf { branches, one_of: false })
+                })
+            }
+            Some(_) => Err(bad(path, "`type` must be a string or a list of strings")),
+            None if obj.contains_key("properties") => self.parse_typed(obj, "object", path),
+            None => Err(unsupported(
+                path,
+                "a schema without `type`, `enum`, `const`, `$ref`, `anyOf` or `oneOf` allows any value, which cannot be generated",
+            )),
+        }
+    }
+
+    /// `const`/`enum`/`anyOf` fix the value set: other constraining keywords next to
+    /// them would have to be intersected, which this engine does not do.
+    fn only_with(&self, obj: &Map<String, Value>, path: &str, key: &str, allowed: &[&str]) -> Result<()> {
+        for k in obj.keys() {
+            if k != key && ENFORCED.contains(&k.as_str()) && !allowed.contains(&k.as_str()) {
+                return Err(unsupported(
+                    path,
+                    format_args!("`{k}` next to `{key}` is not supported (move it into the branches)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_ref(&mut self, r: &Value, path: &str) -> Result<NodeId> {
+        let target = r.as_str().ok_or_else(|| bad(path, "`$ref` must be a string"))?;
+        if let Some(&id) = self.refs.get(target) {
+            return Ok(id);
+        }
+        if self.ref_stack.iter().any(|t| t == target) {
+            return Err(unsupported(
+                path,
+                format_args!("recursive `$ref` {target} cannot be expressed as a regular language"),
+            ));
+        }
+        let pointer = target.strip_prefix('#').ok_or_else(|| {
+            unsupported(path, format_args!("only local `$ref` (\"#/...\") is supported, not {target}"))
+        })?;
+        let resolved = self
+            .root
+            .pointer(pointer)
+            .ok_or_else(|| bad(path, format_args!("`$ref` {target} points nowhere")))?;
+        self.ref_stack.push(target.to_string());
+        let id = self.parse(resolved, target);
+        self.ref_stack.pop();
+        let id = id?;
+        self.refs.insert(target.to_string(), id);
+        Ok(id)
+    }
+
+    fn parse_typed(&mut self, obj: &'a Map<String, Value>, t: &str, path: &str) -> Result<NodeId> {
+        let allowed: &[&str] = match t {
+            "object" => &["properties", "required", "additionalProperties"],
+            "array" => &["items", "minItems", "maxItems"],
+            "string" => &["minLength", "maxLength", "pattern", "format"],
+            "integer" | "number" => &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"],
+            "boolean" | "null" => &[],
+            other => return Err(bad(path, format_args!("unknown type {other:?}"))),
+        };
+        // With a type list, keywords of the other listed types are fine.
+        let listed: Vec<&str> = match obj.get("type") {
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![t],
+        };
+        for k in obj.keys() {
+            if k == "type" || !ENFORCED.contains(&k.as_str()) || allowed.contains(&k.as_str()) {
+                continue;
+            }
+            if listed.iter().any(|lt| *lt != t && keyword_belongs(k, lt)) {
+                continue;
+            }
+            return Err(unsupported(path, format_args!("`{k}` does not apply to type {t}")));
+        }
+        match t {
+            "object" => self.parse_object(obj, path),
+            "array" => self.parse_array(obj, path),
+            "string" => self.parse_string(obj, path),
+            "integer" | "number" => {
+                let minimum = bound(obj, "minimum", "exclusiveMinimum", path, true)?;
+                let maximum = bound(obj, "maximum", "exclusiveMaximum", path, false)?;
+                check_range(minimum, maximum, t == "integer", path)?;
+                Ok(self.push(if t == "integer" {
+                    Node::Integer { minimum, maximum }
+                } else {
+                    Node::Number { minimum, maximum }
+                }))
+            }
+            "boolean" => Ok(self.push(Node::Boolean)),
+            _ => Ok(self.push(Node::Null)),
+        }
+    }
+
+    fn parse_object(&mut self, obj: &'a Map<String, Value>, path: &str) -> Result<NodeId> {
+        let props: Vec<(&'a String, &'a Value)> = match obj.get("properties") {
+            Some(Value::Object(p)) => p.iter().collect(),
+            Some(_) => return Err(bad(path, "`properties` must be an object")),
+            None => Vec::new(),
+        };
+        let required: Vec<&str> = match obj.get("required") {
+            Some(Value::Array(r)) => r
+                .iter()
+                .map(|v| v.as_str().ok_or_else(|| bad(path, "`required` entries must be strings")))
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(bad(path, "`required` must be an array")),
+            None => Vec::new(),
+        };
+        for r in &required {
+            if !props.iter().any(|(k, _)| k.as_str() == *r) {
+                return Err(unsupported(
+                    path,
+                    format_args!("required property {r:?} has no schema in `properties`"),
+                ));
+            }
+        }
+        match obj.get("additionalProperties") {
+            None | Some(Value::Bool(_)) | Some(Value::Object(_)) => {}
+            Some(_) => return Err(bad(path, "`additionalProperties` must be a boolean or a schema")),
+        }
+        let mut properties = Vec::new();
+        let props_path = child_path(path, "properties");
+        for (name, s) in props {
+            let node = self.parse(s, &child_path(&props_path, name))?;
+            properties.push(Property {
+                name: name.clone(),
+                node,
+                required: required.contains(&name.as_str()),
+                description: s.get("description").and_then(Value::as_str).map(str::to_string),
+            });
+        }
+        // Only declared properties are ever generated, which every value of
+        // `additionalProperties` allows, so it needs no further handling.
+        let additional = !matches!(obj.get("additionalProperties"), Some(Value::Bool(false)));
+        Ok(self.push(Node::Object { properties, additional }))
+    }
+
+    fn parse_array(&mut self, obj: &'a Map<String, Value>, path: &str) -> Result<NodeId> {
+        let items_schema = obj.get("items").ok_or_else(|| {
+            unsupported(path, "an array needs `items` (a schema for its elements)")
+        })?;
+        if items_schema.is_array() {
+            return Err(unsupported(path, "tuple-form `items` (a list of schemas) is not supported"));
+        }
+        let items = self.parse(items_schema, &child_path(path, "items"))?;
+        let min_items = count(obj, "minItems", path)?.unwrap_or(0);
+        let max_items = count(obj, "maxItems", path)?;
+        if max_items.is_some_and(|m| m < min_items) {
+            return Err(bad(path, "minItems is larger than maxItems"));
+        }
+        Ok(self.push(Node::Array { items, min_items, max_items }))
+    }
+
+    fn parse_string(&mut self, obj: &'a Map<String, Value>, path: &str) -> Result<NodeId> {
+        let min_length = count(obj, "minLength", path)?.unwrap_or(0);
+        let max_length = count(obj, "maxLength", path)?;
+        if max_length.is_some_and(|m| m < min_length) {
+            return Err(bad(path, "minLength is larger than maxLength"));
+        }
+        let format = match obj.get("format") {
+            None => None,
+            Some(Value::String(f)) => Some(match f.as_str() {
+                "date" => Format::Date,
+                "date-time" => Format::DateTime,
+                "uuid" => Format::Uuid,
+                "email" => Format::Email,
+                other => {
+                    return Err(unsupported(
+                        path,
+                        format_args!("format {other:?} is not supported (date, date-time, uuid, email are)"),
+                    ))
+                }
+            }),
+            Some(_) => return Err(bad(path, "`format` must be a string")),
+        };
+        let (pattern, pattern_source) = match obj.get("pattern") {
+            None => (None, None),
+            Some(Value::String(p)) => {
+                if format.is_some() {
+                    return Err(unsupported(path, "`pattern` together with `format` is not supported"));
+                }
+                (Some(pattern::body_regex(p, path)?), Some(p.clone()))
+            }
+            Some(_) => return Err(bad(path, "`pattern` must be a string")),
+        };
+        if format.is_some() && (min_length > 0 || max_length.is_some()) {
+            return Err(unsupported(path, "length bounds together with `format` are not supported"));
+        }
+        Ok(self.push(Node::String {
+            min_length,
+            max_length,
+            pattern,
+            pattern_source,
+            format,
+        }))
+    }
+}
+
+/// Whether `keyword` constrains values of JSON type `t` (for type lists).
+fn keyword_belongs(keyword: &str, t: &str) -> bool {
+    match t {
+        "object" => ["properties", "required", "additionalProperties"].contains(&keyword),
+        "array" => ["items", "minItems", "maxItems"].contains(&keyword),
+        "string" => ["minLength", "maxLength", "pattern", "format"].contains(&keyword),
+        "integer" | "number" => {
+            ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].contains(&keyword)
+        }
+        _ => false,
+    }
+}
+
+fn value_has_type(v: &Value, t: &Value) -> bool {
+    let one = |t: &str| match t {
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        _ => false,
+    };
+    match t {
+        Value::String(s) => one(s),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(one),
+        _ => false,
+    }
+}
+
+fn count(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u64>> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
+            .map(Some)
+            .ok_or_else(|| bad(path, format_args!("`{key}` must be a non-negative integer"))),
+    }
+}
+
+/// Reads `minimum`/`exclusiveMinimum` (or the maximum pair), keeping the tighter one.
+fn bound(obj: &Map<String, Value>, inclusive: &str, exclusive: &str, path: &str, lower: bool) -> Result<Option<Bound>> {
+    let num = |k: &str| -> Result<Option<f64>> {
+        match obj.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| bad(path, format_args!("`{k}` must be a number (draft 2020-12 form)"))),
+        }
+    };
+    let inc = num(inclusive)?.map(|value| Bound { value, exclusive: false });
+    let exc = num(exclusive)?.map(|value| Bound { value, exclusive: true });
+    Ok(match (inc, exc) {
+        (Some(a), Some(b)) => {
+            let b_tighter = if lower { b.value >= a.value } else { b.value <= a.value };
+            Some(if b_tighter { b } else { a })
+        }
+        (a, b) => a.or(b),
+    })
+}
+
+/// A range with no value in it would make generation impossible: reject it up front.
+fn check_range(min: Option<Bound>, max: Option<Bound>, integer: bool, path: &str) -> Result<()> {
+    let (Some(lo), Some(hi)) = (min, max) else { return Ok(()) };
+    let empty = if integer {
+        let lo_i = if lo.exclusive { lo.value.floor() + 1.0 } else { lo.value.ceil() };
+        let hi_i = if hi.exclusive { hi.value.ceil() - 1.0 } else { hi.value.floor() };
+        lo_i > hi_i
+    } else if lo.exclusive || hi.exclusive {
+        lo.value >= hi.value
+    } else {
+        lo.value > hi.value
+    };
+    if empty {
+        return Err(bad(path, "the numeric bounds leave no value"));
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Task files: what a task says (model, prompt, examples, schema, decoding settings),
+//! read and checked without loading any model, so a planner can ask for the schema.
+//!
+//! Relative paths in a task file resolve against the task file's folder. `model` is
+//! either a path (contains `/`, or starts with `.` or `~`) or a bare model name looked
+//! up in the models directory: the `models_dir` option, else `$FLINKLLM_MODELS`, else
+//! `~/.cache/flinkllm/models`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::schema::{self, render, validate::Validator, SchemaIr};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskFile {
+    model: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    system_prompt: Option<String>,
+    #[serde(default)]
+    system_prompt_file: Option<String>,
+    #[serde(default)]
+    examples: Option<Vec<Example>>,
+    #[serde(default)]
+    examples_file: Option<String>,
+    #[serde(default)]
+    schema: Option<Value>,
+    #[serde(default)]
+    schema_file: Option<String>,
+    #[serde(default)]
+    input_template: Option<String>,
+    #[serde(default)]
+    describe_schema: Option<bool>,
+    #[serde(default)]
+    max_new_tokens: Option<usize>,
+    #[serde(default)]
+    temperature: Option<f32>,
+    #[serde(default)]
+    top_p: Option<f32>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    threads: Option<usize>,
+    #[serde(default)]
+    context_overflow_action: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    pub input: String,
+    pub output: Value,
+}
+
+/// What to do with a row whose prompt does not fit the context window
+/// (named after Flink's `context-overflow-action` model option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContextOverflow {
+    /// The row fails with `InputTooLong` (default).
+    Error,
+    /// Keep the start of the input, drop its end.
+    TruncateTail,
+    /// Keep the end of the input, drop its start.
+    TruncateHead,
+}
+
+impl ContextOverflow {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "error" => Ok(Self::Error),
+            "truncated-tail" => Ok(Self::TruncateTail),
+            "truncated-head" => Ok(Self::TruncateHead),
+            other => Err(Error::InvalidTask(format!(
+                "context_overflow_action {other:?}: use \"error\", \"truncated-tail\" or \"truncated-head\""
+            ))),
+        }
+    }
+}
+
+/// Caller overrides (JNI options, CLI flags); `None` keeps the task file's value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskOptions {
+    pub max_new_tokens: Option<usize>,
+    pub threads: Option<usize>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub seed: Option<u64>,
+    pub context_overflow: Option<ContextOverflow>,
+    /// Where bare model names are looked up.
+    pub models_dir: Option<PathBuf>,
+    /// The `libonnxruntime.so` to load (else `ORT_DYLIB_PATH`).
+    pub ort_library: Option<PathBuf>,
+}
+
+/// Effective decoding settings after defaults and overrides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub max_new_tokens: usize,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub seed: u64,
+    pub threads: usize,
+    pub context_overflow: ContextOverflow,
+}
+
+/// A task file, read and checked, without its model.
+#[derive(Debug)]
+pub struct TaskSpec {
+    pub path: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub model_dir: PathBuf,
+    pub system_prompt: String,
+    pub examples: Vec<Example>,
+    pub schema: Value,
+    pub ir: SchemaIr,
+    pub input_template: String,
+    pub describe_schema: bool,
+    pub settings: Settings,
+}
+
+fn invalid(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::InvalidTask(format!("{}: {what}", path.display()))
+}
+
+fn read_text(base: &Path, rel: &str, task: &Path) -> Result<String> {
+    let p = base.join(rel);
+    std::fs::read_to_string(&p).map_err(|e| invalid(task, format_args!("cannot read {}: {e}", p.display())))
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// The models directory used for bare model names.
+pub fn models_dir(opts: &TaskOptions) -> PathBuf {
+    if let Some(d) = &opts.models_dir {
+        return d.clone();
+    }
+    match std::env::var("FLINKLLM_MODELS") {
+        Ok(d) if !d.is_empty() => expand_home(&d),
+        _ => expand_home("~/.cache/flinkllm/models"),
+    }
+}
+
+impl TaskSpec {
+    pub fn load(path: &Path, opts: &TaskOptions) -> Result<TaskSpec> {
+        let text = std::fs::read_to_string(path).map_err(|e| invalid(path, format_args!("cannot read: {e}")))?;
+        let f: TaskFile = serde_json::from_str(&text).map_err(|e| invalid(path, e))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+
+        let model_dir = if f.model.contains('/') || f.model.starts_with('.') || f.model.starts_with('~') {
+            let p = expand_home(&f.model);
+            if p.is_absolute() { p } else { base.join(p) }
+        } else {
+            models_dir(opts).join(&f.model)
+        };
+
+        let system_prompt = match (f.system_prompt, f.system_prompt_file) {
+            (Some(s), None) => s,
+            (None, Some(file)) => read_text(&base, &file, path)?,
+            (None, None) => String::new(),
+            (Some(_), Some(_)) => return Err(invalid(path, "give system_prompt or system_prompt_file, not both")),
+        };
+        let schema = match (f.schema, f.schema_file) {
+            (Some(s), None) => s,
+            (None, Some(file)) => serde_json::from_str(&read_text(&base, &file, path)?)
+                .map_err(|e| invalid(path, format_args!("{file}: {e}")))?,
+            _ => return Err(invalid(path, "give exactly one of schema or schema_file")),
+        };
+        let ir = schema::parse_schema(&schema)?;
+        let examples = match (f.examples, f.examples_file) {
+            (Some(e), None) => e,
+            (None, Some(file)) => read_text(&base, &file, path)?
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| serde_json::from_str(l).map_err(|e| invalid(path, format_args!("{file}:{}: {e}", i + 1))))
+                .collect::<Result<_>>()?,
+            (None, None) => Vec::new(),
+            (Some(_), Some(_)) => return Err(invalid(path, "give examples or examples_file, not both")),
+        };
+        // An example that breaks the schema would teach the model the wrong output.
+        let validator = Validator::new(&ir);
+        for (i, ex) in examples.iter().enumerate() {
+            validator
+                .validate(&ex.output)
+                .map_err(|e| invalid(path, format_args!("example {} does not match the schema: {e}", i + 1)))?;
+        }
+        let input_template = f.input_template.unwrap_or_else(|| "{input}".into());
+        if input_template.matches("{input}").count() != 1 {
+            return Err(invalid(path, "input_template must contain {input} exactly once"));
+        }
+
+        let overflow = match (opts.context_overflow, f.context_overflow_action) {
+            (Some(o), _) => o,
+            (None, Some(s)) => ContextOverflow::parse(&s).map_err(|e| invalid(path, e))?,
+            (None, None) => ContextOverflow::Error,
+        };
+        let settings = Settings {
+            max_new_tokens: opts.max_new_tokens.or(f.max_new_tokens).unwrap_or(256),
+            temperature: opts.temperature.or(f.temperature).unwrap_or(0.0),
+            top_p: opts.top_p.or(f.top_p).unwrap_or(1.0),
+            seed: opts.seed.or(f.seed).unwrap_or(0),
+            threads: opts
+                .threads
+                .or(f.threads)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8))),
+            context_overflow: overflow,
+        };
+        if settings.max_new_tokens == 0 || settings.threads == 0 {
+            return Err(invalid(path, "max_new_tokens and threads must be at least 1"));
+        }
+        if !(settings.temperature >= 0.0 && settings.top_p > 0.0 && settings.top_p <= 1.0) {
+            return Err(invalid(path, "temperature must be >= 0 and top_p in (0, 1]"));
+        }
+        let name = f.name.unwrap_or_else(|| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| n.trim_end_matches(".json").trim_end_matches(".task").to_string())
+                .unwrap_or_default()
+        });
+        Ok(TaskSpec {
+            path: path.to_path_buf(),
+            name,
+            description: f.description,
+            model_dir,
+            system_prompt,
+            examples,
+            schema,
+            ir,
+            input_template,
+            describe_schema: f.describe_schema.unwrap_or(true),
+            settings,
+        })
+    }
+
+    /// The schema with every local `$ref` replaced by its target (refs are never
+    /// recursive here: parsing rejects that), for callers that map it to types.
+    pub fn resolved_schema(&self) -> Value {
+        inline_refs(&self.schema, &self.schema)
+    }
+
+    /// The system message: the task's prompt plus, unless turned off, the field list.
+    pub fn system_message(&self) -> String {
+        if !self.describe_schema {
+            return self.system_prompt.trim_end().to_string();
+        }
+        let fields = render::describe(&self.ir);
+        let intro = if self.system_prompt.trim().is_empty() { "" } else { "\n\n" };
+        format!("{}{intro}Answer with JSON only, with these fields:\n{fields}", self.system_prompt.trim_end())
+    }
+
+    /// Example output in the exact layout the constraint produces.
+    pub fn example_answer(&self, ex: &Example) -> String {
+        render::to_json(&render::canonical(&self.ir, self.ir.root, &ex.output))
+    }
+}
+
+fn inline_refs(v: &Value, root: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            if let Some(target) = m.get("$ref").and_then(Value::as_str) {
+                if let Some(t) = target.strip_prefix('#').and_then(|p| root.pointer(p)) {
+                    return inline_refs(t, root);
+                }
+            }
+            Value::Object(
+                m.iter()
+                    .filter(|(k, _)| *k != "$defs" && *k != "definitions")
+                    .map(|(k, x)| (k.clone(), inline_refs(x, root)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| inline_refs(x, root)).collect()),
+        other => other.clone(),
+    }
+}
