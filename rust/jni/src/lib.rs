@@ -12,7 +12,7 @@ mod shape;
 use convert::{row_to_java, rust_string};
 use error::{JniError, Result};
 use handles::Handles;
-use jni::objects::{JClass, JObject, JString};
+use jni::objects::{JClass, JString};
 use jni::sys::{jlong, jobjectArray, jstring};
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -67,6 +67,11 @@ pub extern "system" fn Java_io_flinkllm_Engine_open<'l>(mut env: JNIEnv<'l>, _c:
 }
 
 #[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_warmUp<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+    entry(&mut env, (), |_| Ok(engine_api::warm_up(&*TASKS.get(handle)?)?))
+}
+
+#[no_mangle]
 pub extern "system" fn Java_io_flinkllm_Engine_generate<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
@@ -94,7 +99,3 @@ pub extern "system" fn Java_io_flinkllm_Engine_close<'l>(mut env: JNIEnv<'l>, _c
 pub extern "system" fn Java_io_flinkllm_Engine_modelLoads<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
     entry(&mut env, 0, |_| Ok(engine_api::model_loads() as jlong))
 }
-
-// Keeps `JObject` in the public signature types above resolvable for rustdoc.
-#[allow(dead_code)]
-type _Object<'l> = JObject<'l>;

@@ -21,6 +21,9 @@ final class Engine {
     /** Opens the task; its model comes from the engine's process-wide shared registry. */
     static native long open(String taskPath);
 
+    /** Runs one throw-away row so the first real row does not pay one-time costs. */
+    static native void warmUp(long handle);
+
     /**
      * Runs the task on one input. The result is the ROW's fields in order, already typed:
      * String, Long, Double, Boolean, Object[] for nested ROW and ARRAY, null for absent

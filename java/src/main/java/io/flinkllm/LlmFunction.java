@@ -44,7 +44,6 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
     public static final String TASKS_DIR_OPTION = LlmOptions.PREFIX + LlmOptions.TASKS_DIR;
 
     static final String TASKS_DIR_ENV = "FLINKLLM_TASKS_DIR";
-    private static final String WARM_UP_INPUT = "Hello, this is a warm-up message.";
 
     // Set only on specialized instances (null on the one CREATE FUNCTION instantiates).
     private final String taskPath;
@@ -150,7 +149,7 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
         }
         rowType = RowTypes.parse(outputType);
         ignoredErrors = context.getMetricGroup().addGroup("flinkllm").counter("ignoredErrors");
-        handle = SharedTasks.acquire(taskPath, WARM_UP_INPUT);
+        handle = SharedTasks.acquire(taskPath);
         opened = true;
     }
 

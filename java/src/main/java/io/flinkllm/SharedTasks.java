@@ -28,13 +28,18 @@ final class SharedTasks {
     private SharedTasks() {}
 
     /** Opens (and warms up) the task on first use; later callers get the same handle. */
-    static synchronized long acquire(String taskPath, String warmUpInput) {
+    static synchronized long acquire(String taskPath) {
         Entry entry = OPEN.get(taskPath);
         if (entry == null) {
             NativeLibrary.load();
             long started = System.nanoTime();
             entry = new Entry(Engine.open(taskPath));
-            warmUp(entry.handle, taskPath, warmUpInput);
+            try {
+                Engine.warmUp(entry.handle);
+            } catch (RuntimeException e) {
+                Engine.close(entry.handle);
+                throw e;
+            }
             OPEN.put(taskPath, entry);
             LOG.info("flinkllm opened task {} in {} ms (model loads in this process: {})", taskPath,
                     (System.nanoTime() - started) / 1_000_000, Engine.modelLoads());
@@ -56,16 +61,5 @@ final class SharedTasks {
     static synchronized int users(String taskPath) {
         Entry entry = OPEN.get(taskPath);
         return entry == null ? 0 : entry.users;
-    }
-
-    // The first row should not pay for lazy initialisation (allocator, kernels, caches).
-    // A per-row error here (e.g. the warm-up text hits max_new_tokens) is not a reason to
-    // fail the job: real rows get the configured error policy.
-    private static void warmUp(long handle, String taskPath, String input) {
-        try {
-            Engine.generate(handle, input);
-        } catch (GenerationLimitException | InputTooLongException e) {
-            LOG.warn("flinkllm warm-up of {} gave a per-row error (ignored): {}", taskPath, e.getMessage());
-        }
     }
 }
