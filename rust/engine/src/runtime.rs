@@ -15,15 +15,24 @@ use crate::error::{Error, Result};
 
 static ENV: Lazy<Mutex<Option<(Environment, PathBuf)>>> = Lazy::new(|| Mutex::new(None));
 
-/// Where we look when no path is given, after `ORT_DYLIB_PATH`: the virtualenv that
-/// `tools/` sets up under `~/.cache/flinkllm`.
+/// Where we look when no path is given, after `ORT_DYLIB_PATH`: the virtualenvs that
+/// `tools/` sets up under `$FLINKLLM_CACHE` (default `~/.cache/flinkllm`, `venv-<hash>`).
 fn venv_candidates() -> Vec<PathBuf> {
-    let Some(home) = std::env::var_os("HOME") else { return Vec::new() };
-    let base = PathBuf::from(home).join(".cache/flinkllm");
+    let base = match (std::env::var_os("FLINKLLM_CACHE"), std::env::var_os("HOME")) {
+        (Some(c), _) if !c.is_empty() => PathBuf::from(c),
+        (_, Some(home)) => PathBuf::from(home).join(".cache/flinkllm"),
+        _ => return Vec::new(),
+    };
     let mut out = Vec::new();
-    for venv in ["venv", ".venv"] {
-        let lib = base.join(venv).join("lib");
-        let Ok(pythons) = std::fs::read_dir(&lib) else { continue };
+    let Ok(entries) = std::fs::read_dir(&base) else { return out };
+    let mut venvs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("venv") || n == ".venv"))
+        .collect();
+    venvs.sort();
+    for venv in venvs {
+        let Ok(pythons) = std::fs::read_dir(venv.join("lib")) else { continue };
         for py in pythons.flatten() {
             let capi = py.path().join("site-packages/onnxruntime/capi");
             let Ok(files) = std::fs::read_dir(&capi) else { continue };

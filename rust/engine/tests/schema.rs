@@ -1,0 +1,148 @@
+//! Schema handling without a model: unsupported keywords are named at load time,
+//! the regex accepts the layout the engine writes, and the bounds tracker refuses
+//! exactly the bytes that would break a bound the regex leaves out.
+
+use flinkllm_engine::constraint::bounds::Tracker;
+use flinkllm_engine::schema::{parse_schema, regex::schema_regex, render, validate::Validator};
+use flinkllm_engine::ErrorKind;
+use serde_json::{json, Value};
+
+fn full_match(schema: &Value, text: &str) -> bool {
+    let ir = parse_schema(schema).unwrap();
+    let re = regex::Regex::new(&format!("^(?:{})$", schema_regex(&ir))).unwrap();
+    re.is_match(text)
+}
+
+/// Feeds `text` through the tracker; `Ok` if every byte and the end are accepted.
+fn tracked(schema: &Value, text: &str) -> bool {
+    let ir = parse_schema(schema).unwrap();
+    let mut t = Tracker::new(&ir);
+    t.push_bytes(text.as_bytes()).is_ok() && t.finish().is_ok()
+}
+
+#[test]
+fn unsupported_keywords_are_named() {
+    for (schema, word) in [
+        (json!({"type": "object", "properties": {"a": {"type": "string", "minLength": 1, "uniqueItems": true}}}), "uniqueItems"),
+        (json!({"type": "array", "items": {"type": "integer", "multipleOf": 3}}), "multipleOf"),
+        (json!({"type": "object", "patternProperties": {"x": {"type": "string"}}}), "patternProperties"),
+        (json!({"type": "string", "format": "hostname"}), "hostname"),
+        (json!({"not": {"type": "string"}}), "not"),
+        (json!({"$ref": "#/$defs/n", "$defs": {"n": {"type": "object", "properties": {"c": {"$ref": "#/$defs/n"}}}}}), "recursive"),
+        (json!({"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}), "oneOf"),
+    ] {
+        let err = parse_schema(&schema).expect_err(word);
+        assert_eq!(err.kind(), ErrorKind::UnsupportedSchema);
+        assert!(err.reason().contains(word), "{word}: {}", err.reason());
+    }
+}
+
+#[test]
+fn regex_matches_the_written_layout() {
+    let s = json!({
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "maxLength": 5},
+            "b": {"type": "integer"},
+            "c": {"type": "array", "items": {"enum": ["x", "y"]}},
+            "d": {"type": "boolean"}
+        },
+        "required": ["a", "c"]
+    });
+    assert!(full_match(&s, r#"{"a": "hi", "c": []}"#));
+    assert!(full_match(&s, r#"{"a": "hi", "b": -12, "c": ["x", "y"], "d": true}"#));
+    assert!(full_match(&s, r#"{"a": "hi", "c": ["y"], "d": false}"#));
+    assert!(!full_match(&s, r#"{"c": [], "a": "hi"}"#), "schema order");
+    assert!(!full_match(&s, r#"{"a":"hi","c":[]}"#), "fixed spacing");
+    assert!(!full_match(&s, r#"{"a": "hi", "c": ["z"]}"#));
+    // Only optional properties: any subset in order, including none.
+    let o = json!({"type": "object", "properties": {"p": {"type": "null"}, "q": {"type": "null"}}});
+    for text in ["{}", r#"{"p": null}"#, r#"{"q": null}"#, r#"{"p": null, "q": null}"#] {
+        assert!(full_match(&o, text), "{text}");
+    }
+    assert!(!full_match(&o, r#"{, "q": null}"#));
+}
+
+#[test]
+fn formats_and_patterns() {
+    let date = json!({"type": "string", "format": "date"});
+    assert!(full_match(&date, r#""2024-02-28""#));
+    assert!(!full_match(&date, r#""2024-02-30""#));
+    let dt = json!({"type": "string", "format": "date-time"});
+    assert!(full_match(&dt, r#""2024-05-01T10:20:30Z""#));
+    assert!(!full_match(&dt, r#""2024-05-01T10:20:30""#), "RFC 3339 needs an offset");
+    let p = json!({"type": "string", "pattern": "^[A-Z]{2}-[0-9]+$"});
+    assert!(full_match(&p, r#""AB-12""#));
+    assert!(!full_match(&p, r#""ab-12""#));
+    // A pattern that could write a raw quote is restricted, not trusted.
+    let q = json!({"type": "string", "pattern": "^.{1,3}$"});
+    assert!(full_match(&q, r#""abc""#));
+    assert!(!full_match(&q, r#""a"b""#));
+}
+
+#[test]
+fn tracker_enforces_string_length() {
+    let s = json!({"type": "object", "properties": {"t": {"type": "string", "minLength": 2, "maxLength": 4}}, "required": ["t"]});
+    assert!(tracked(&s, r#"{"t": "ab"}"#));
+    assert!(tracked(&s, r#"{"t": "a\"cd"}"#), "an escape counts once");
+    assert!(tracked(&s, r#"{"t": "héé!"}"#), "characters, not bytes");
+    assert!(!tracked(&s, r#"{"t": "a"}"#));
+    assert!(!tracked(&s, r#"{"t": "abcde"}"#));
+}
+
+#[test]
+fn tracker_enforces_items_and_numbers() {
+    let s = json!({
+        "type": "object",
+        "properties": {
+            "n": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "minimum": 1, "maximum": 12}},
+            "x": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+        },
+        "required": ["n", "x"]
+    });
+    assert!(tracked(&s, r#"{"n": [1, 12], "x": 0.5}"#));
+    assert!(tracked(&s, r#"{"n": [3], "x": 1}"#));
+    assert!(!tracked(&s, r#"{"n": [], "x": 0.5}"#));
+    assert!(!tracked(&s, r#"{"n": [1, 2, 3], "x": 0.5}"#));
+    assert!(!tracked(&s, r#"{"n": [13], "x": 0.5}"#));
+    assert!(!tracked(&s, r#"{"n": [0], "x": 0.5}"#));
+    assert!(!tracked(&s, r#"{"n": [1], "x": 0}"#));
+    assert!(!tracked(&s, r#"{"n": [1], "x": 1.5}"#));
+    // A digit that can no longer lead into the range is refused at once.
+    let ir = parse_schema(&s).unwrap();
+    let mut t = Tracker::new(&ir);
+    t.push_bytes(br#"{"n": [1"#).ok().unwrap();
+    assert!(!t.accepts(b"3"), "13 and above are out of range");
+    assert!(t.accepts(b"2"));
+}
+
+#[test]
+fn anyof_intersects_bounds_of_open_branches() {
+    let s = json!({"anyOf": [
+        {"type": "object", "properties": {"k": {"type": "string", "maxLength": 3}}, "required": ["k"]},
+        {"type": "object", "properties": {"k": {"type": "string", "maxLength": 6}, "z": {"type": "null"}}, "required": ["k"]}
+    ]});
+    assert!(tracked(&s, r#"{"k": "abc"}"#));
+    assert!(!tracked(&s, r#"{"k": "abcd"}"#), "both branches still possible: the tighter bound holds");
+}
+
+#[test]
+fn validator_and_layout_round_trip() {
+    let s = json!({
+        "$defs": {"tag": {"type": "string", "enum": ["a", "b"]}},
+        "type": "object",
+        "properties": {"tags": {"type": "array", "items": {"$ref": "#/$defs/tag"}, "maxItems": 2}, "v": {"type": ["integer", "null"]}},
+        "required": ["tags", "v"],
+        "additionalProperties": false
+    });
+    let ir = parse_schema(&s).unwrap();
+    let v = Validator::new(&ir);
+    let good = json!({"v": null, "tags": ["a"]});
+    assert!(v.validate(&good).is_ok());
+    assert!(v.validate(&json!({"tags": ["c"], "v": 1})).is_err());
+    assert!(v.validate(&json!({"tags": ["a", "b", "a"], "v": 1})).is_err());
+    let text = render::to_json(&render::canonical(&ir, ir.root, &good));
+    assert_eq!(text, r#"{"tags": ["a"], "v": null}"#);
+    assert!(full_match(&s, &text));
+    assert!(tracked(&s, &text));
+}
