@@ -1,0 +1,96 @@
+package io.flinkllm;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.BeforeClass;
+import org.junit.Test;
+
+/** The JNI boundary itself: strings in, typed values out, checked handles, typed errors. */
+public class EngineBoundaryTest {
+    static String task;
+
+    @BeforeClass
+    public static void openTinyTask() throws Exception {
+        Path dir = Files.createTempDirectory("boundary");
+        task = TestSupport.write(dir.resolve("tiny.task.json"), TinyModelSqlTest.taskJson(TestSupport.model("tiny"), 160)).toString();
+        NativeLibrary.load();
+    }
+
+    @Test
+    public void outputTypeComesFromTheSchema() {
+        assertEquals(TinyModelSqlTest.ROW_TYPE, Engine.outputType(task));
+    }
+
+    @Test
+    public void valuesArriveTyped() {
+        long handle = Engine.open(task);
+        try {
+            Object[] row = Engine.generate(handle, "hello");
+            assertEquals(6, row.length);
+            assertTrue(row[0] instanceof String);
+            assertTrue(row[1] instanceof Long);
+            assertTrue(row[2] instanceof Boolean);
+            assertTrue(row[3] instanceof Object[]);
+            assertTrue(((Object[]) row[4])[0] instanceof Double);
+        } finally {
+            Engine.close(handle);
+        }
+    }
+
+    @Test
+    public void nulCharactersArriveIntact() {
+        long handle = Engine.open(task);
+        try {
+            assertNotNull(Engine.generate(handle, "a\u0000b\u0001c"));
+        } finally {
+            Engine.close(handle);
+        }
+    }
+
+    @Test
+    public void loneSurrogateIsAClearError() {
+        long handle = Engine.open(task);
+        try {
+            Engine.generate(handle, "broken \uD83D text");
+            fail("a lone surrogate has no UTF-8 form");
+        } catch (InvalidInputException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("surrogate"));
+        } finally {
+            Engine.close(handle);
+        }
+    }
+
+    @Test
+    public void closedAndUnknownHandlesAreExceptions() {
+        long handle = Engine.open(task);
+        Engine.close(handle);
+        expectInvalidHandle(() -> Engine.generate(handle, "x"));
+        expectInvalidHandle(() -> Engine.close(handle));
+        expectInvalidHandle(() -> Engine.generate(987654321L, "x"));
+    }
+
+    @Test
+    public void errorKindsMapToExceptionClasses() {
+        try {
+            Engine.open("/nonexistent/task.json");
+            fail();
+        } catch (InvalidTaskException e) {
+            assertEquals("InvalidTask", e.kind());
+            assertTrue(e.getMessage(), e.getMessage().contains("/nonexistent/task.json"));
+        }
+    }
+
+    private static void expectInvalidHandle(Runnable call) {
+        try {
+            call.run();
+            fail("stale handle accepted");
+        } catch (InvalidHandleException expected) {
+            // the JVM is fine and says why
+        }
+    }
+}
