@@ -1,7 +1,7 @@
 -- Review summaries in two jobs.
 -- Job 1: tumbling 1-minute windows per product: counts, average rating and all reviews of
 --        the window as one context string (LISTAGG).
--- Job 2: the model turns each window's context into sentiment, strengths, complaints, a
+-- Job 2: reads job 1's output back (the same filesystem table) and the model turns each window's context into sentiment, strengths, complaints, a
 --        summary and a recommended action.
 -- The reviews carry no timestamp, so one is derived from the review id (20 s apart) to
 -- give the event-time windows something to cut. Placeholders: see support_tickets.sql.
@@ -48,19 +48,6 @@ SELECT product_id, MAX(product_name), window_start, window_end, COUNT(*), AVG(CA
 FROM TABLE(TUMBLE(TABLE reviews, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
 GROUP BY product_id, window_start, window_end;
 
-CREATE TEMPORARY TABLE window_contexts (
-  product_id STRING,
-  product_name STRING,
-  window_start TIMESTAMP(3),
-  review_count BIGINT,
-  avg_rating DOUBLE,
-  context STRING
-) WITH (
-  'connector' = 'filesystem',
-  'path' = '${FLINKLLM_OUT}/review_windows',
-  'format' = 'json'
-);
-
 CREATE TEMPORARY TABLE review_summaries (
   product_id STRING,
   product_name STRING,
@@ -82,4 +69,4 @@ CREATE TEMPORARY TABLE review_summaries (
 INSERT INTO review_summaries
 SELECT product_id, product_name, window_start, review_count, avg_rating,
        t.r.sentiment, t.r.key_strengths, t.r.key_complaints, t.r.summary, t.r.recommended_action, CURRENT_TIMESTAMP
-FROM (SELECT *, llm('review_summary.task.json', context) AS r FROM window_contexts) AS t;
+FROM (SELECT *, llm('review_summary.task.json', context) AS r FROM review_windows) AS t;

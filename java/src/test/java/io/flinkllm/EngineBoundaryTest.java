@@ -28,38 +28,34 @@ public class EngineBoundaryTest {
 
     @Test
     public void valuesArriveTyped() {
-        long handle = Engine.open(task);
-        try {
-            Object[] row = Engine.generate(handle, "hello");
-            assertEquals(6, row.length);
-            assertTrue(row[0] instanceof String);
-            assertTrue(row[1] instanceof Long);
-            assertTrue(row[2] instanceof Boolean);
-            assertTrue(row[3] instanceof Object[]);
-            assertTrue(((Object[]) row[4])[0] instanceof Double);
-        } finally {
-            Engine.close(handle);
-        }
+        Object[] row = generateOnce("hello");
+        assertEquals(6, row.length);
+        assertTrue(row[0] instanceof String);
+        assertTrue(row[1] instanceof Long);
+        assertTrue(row[2] instanceof Boolean);
+        assertTrue(row[3] instanceof Object[]);
+        assertTrue(((Object[]) row[4])[0] instanceof Double);
     }
 
     @Test
     public void nulCharactersArriveIntact() {
-        long handle = Engine.open(task);
-        try {
-            assertNotNull(Engine.generate(handle, "a\u0000b\u0001c"));
-        } finally {
-            Engine.close(handle);
-        }
+        assertNotNull(generateOnce("a\u0000b\u0001c"));
     }
 
     @Test
     public void loneSurrogateIsAClearError() {
-        long handle = Engine.open(task);
         try {
-            Engine.generate(handle, "broken \uD83D text");
+            generateOnce("broken \uD83D text");
             fail("a lone surrogate has no UTF-8 form");
         } catch (InvalidInputException e) {
             assertTrue(e.getMessage(), e.getMessage().contains("surrogate"));
+        }
+    }
+
+    private static Object[] generateOnce(String input) {
+        long handle = Engine.open(task);
+        try {
+            return Engine.generate(handle, input);
         } finally {
             Engine.close(handle);
         }
