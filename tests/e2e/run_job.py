@@ -45,12 +45,13 @@ def read_rows(folder):
     return rows
 
 
-def run_job(sql_file, work, taskmanagers=2, slots=1):
+def run_job(sql_file, work, taskmanagers=2, slots=1, data=None):
     """Start a cluster, run the job, stop the cluster; return (output folder, seconds)."""
     work = pathlib.Path(work).resolve()
     out = work / "out"
     values = {
-        "FLINKLLM_DATA": os.environ.get("FLINKLLM_DATA", str((ROOT / ".." / "shared" / "datasets").resolve())),
+        # The project's copy of the demo datasets; tests point FLINKLLM_DATA at ../shared.
+        "FLINKLLM_DATA": str(data or os.environ.get("FLINKLLM_DATA", ROOT / "sql" / "data")),
         "FLINKLLM_OUT": str(out),
     }
     tasks_dir = os.environ.get("FLINKLLM_TASKS_DIR", str(ROOT / "tasks"))

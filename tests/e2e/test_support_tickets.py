@@ -20,7 +20,8 @@ class SupportTicketsOnCluster(unittest.TestCase):
         tickets = [json.loads(l) for l in (SHARED / "datasets" / "support_tickets.jsonl").read_text().splitlines() if l.strip()]
         task = json.loads((ROOT / "tasks" / "support_ticket.task.json").read_text())
         schema = task.get("schema") or json.loads((ROOT / "tasks" / task["schema_file"]).read_text())
-        out, seconds = run_job(ROOT / "sql" / "support_tickets.sql", ROOT / "tests" / "e2e" / "work" / "support_tickets")
+        out, seconds = run_job(ROOT / "sql" / "support_tickets.sql", ROOT / "tests" / "e2e" / "work" / "support_tickets",
+                               data=SHARED / "datasets")
         rows = read_rows(out / "support_tickets")
         print(f"{len(rows)} rows in {seconds:.0f}s")
         self.assertEqual(len(rows), len(tickets))
