@@ -1,0 +1,125 @@
+//! With the tiny model: one model load serves several tasks and threads, rows run
+//! concurrently on one `Task` give the same results as one at a time, and errors come
+//! back as the right kinds. Needs `tools/prepare-model tiny` and ONNX Runtime
+//! (`ORT_DYLIB_PATH`, or the tools virtualenv); fails, never skips, without them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flinkllm_engine::{registry, ErrorKind, Task, TaskOptions, TaskSpec};
+use serde_json::json;
+
+fn tiny_model() -> PathBuf {
+    let cache = std::env::var_os("FLINKLLM_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/flinkllm"));
+    let dir = cache.join("models/tiny");
+    assert!(
+        dir.join("flinkllm.json").is_file(),
+        "{} is missing: run `tools/prepare-model tiny` first",
+        dir.display()
+    );
+    dir
+}
+
+fn write_task(dir: &std::path::Path, name: &str, extra: serde_json::Value) -> PathBuf {
+    let mut task = json!({
+        "model": tiny_model(),
+        "system_prompt": "Answer with JSON.",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "label": {"type": "string", "enum": ["a", "b", "c"]},
+                "text": {"type": "string", "maxLength": 24},
+                "n": {"type": "integer", "minimum": 0, "maximum": 99}
+            },
+            "required": ["label", "text", "n"],
+            "additionalProperties": false
+        },
+        "max_new_tokens": 200,
+        "threads": 1
+    });
+    if let (Some(t), Some(e)) = (task.as_object_mut(), extra.as_object()) {
+        t.extend(e.clone());
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, task.to_string()).unwrap();
+    path
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("flinkllm-engine-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn task_is_send_and_sync() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<Task>();
+}
+
+#[test]
+fn one_model_many_tasks_and_threads() {
+    let dir = scratch("share");
+    let a = write_task(&dir, "a.json", json!({}));
+    let b = write_task(&dir, "b.json", json!({"system_prompt": "Different prompt, same model."}));
+    let opts = TaskOptions::default();
+    let ta = Task::load(&a, &opts).unwrap_or_else(|e| panic!("{}", e.describe()));
+    let loads = registry::model_loads();
+    let tb = Task::load(&b, &opts).unwrap();
+    let ta2 = Task::load(&a, &opts).unwrap();
+    assert_eq!(registry::model_loads(), loads, "the second task reuses the loaded model");
+    assert!(std::ptr::eq(ta.model(), tb.model()));
+    assert!(std::ptr::eq(ta.model(), ta2.model()));
+
+    let inputs: Vec<String> = (0..12).map(|i| format!("row number {i} ✓")).collect();
+    let sequential: Vec<_> = inputs.iter().map(|i| ta.run(i).unwrap()).collect();
+    let ta = Arc::new(ta);
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let task = Arc::clone(&ta);
+            let inputs = inputs.clone();
+            std::thread::spawn(move || {
+                inputs.iter().skip(t).step_by(4).map(|i| (i.clone(), task.run(i).unwrap())).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for (input, value) in h.join().unwrap() {
+            let k = inputs.iter().position(|i| *i == input).unwrap();
+            assert_eq!(value, sequential[k], "concurrent rows decode exactly like sequential ones");
+        }
+    }
+    let batch = ta.run_batch(&inputs.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(batch.into_iter().map(Result::unwrap).collect::<Vec<_>>(), sequential);
+}
+
+#[test]
+fn errors_have_actionable_kinds() {
+    let dir = scratch("errors");
+    let opts = TaskOptions::default();
+    let missing = Task::load(&dir.join("nope.json"), &opts).err().unwrap();
+    assert_eq!(missing.kind(), ErrorKind::InvalidTask);
+
+    let bad_schema = write_task(&dir, "s.json", json!({"schema": {"type": "string", "format": "hostname"}}));
+    let e = TaskSpec::load(&bad_schema, &opts).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::UnsupportedSchema);
+    assert!(e.reason().contains("hostname"));
+
+    let typo = write_task(&dir, "t.json", json!({"max_tokens": 5}));
+    assert_eq!(TaskSpec::load(&typo, &opts).err().unwrap().kind(), ErrorKind::InvalidTask);
+
+    let no_model = write_task(&dir, "m.json", json!({"model": "./no-such-model"}));
+    assert_eq!(Task::load(&no_model, &opts).err().unwrap().kind(), ErrorKind::ModelLoad);
+
+    let short = write_task(&dir, "short.json", json!({"max_new_tokens": 3}));
+    let task = Task::load(&short, &opts).unwrap();
+    assert_eq!(task.run("anything").err().unwrap().kind(), ErrorKind::GenerationLimit);
+
+    let long_input = "word ".repeat(3000);
+    let task = Task::load(&write_task(&dir, "long.json", json!({})), &opts).unwrap();
+    assert_eq!(task.run(&long_input).err().unwrap().kind(), ErrorKind::InputTooLong);
+    let truncating = write_task(&dir, "trunc.json", json!({"context_overflow_action": "truncated-head"}));
+    assert!(Task::load(&truncating, &opts).unwrap().run(&long_input).is_ok());
+}
