@@ -1,6 +1,5 @@
 //! `flinkllm bench`: one JSON line of throughput, latency and memory figures.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -8,18 +7,12 @@ use flinkllm_engine::Task;
 use serde_json::json;
 
 use crate::input::{peak_rss_mb, read_rows};
-use crate::{CliError, TaskFlags};
+use crate::{CliError, RowFlags};
 
 #[derive(Args)]
 pub struct BenchArgs {
     #[command(flatten)]
-    task: TaskFlags,
-    /// Input JSONL file.
-    #[arg(long)]
-    input: PathBuf,
-    /// Field of each input line that holds the text.
-    #[arg(long, default_value = "message")]
-    field: String,
+    rows_from: RowFlags,
     /// Rows to run (cycling over the input); default: every input line once.
     #[arg(long)]
     rows: Option<usize>,
@@ -29,16 +22,16 @@ pub struct BenchArgs {
 }
 
 pub fn bench(a: BenchArgs) -> Result<(), CliError> {
-    let texts: Vec<String> = read_rows(&a.input, &a.field)?
+    let texts: Vec<String> = read_rows(&a.rows_from.input, &a.rows_from.field)?
         .into_iter()
         .filter_map(|r| r.text.ok().flatten())
         .collect();
     if texts.is_empty() {
-        return Err(CliError(format!("{}: no usable rows", a.input.display())));
+        return Err(CliError(format!("{}: no usable rows", a.rows_from.input.display())));
     }
     let n = a.rows.unwrap_or(texts.len());
     let started = Instant::now();
-    let task = Task::load(&a.task.task, &a.task.options()?)?;
+    let task = Task::load(&a.rows_from.task.task, &a.rows_from.task.options()?)?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
     let open = task.open_stats();
     for t in texts.iter().cycle().take(a.warmup) {

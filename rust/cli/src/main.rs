@@ -51,6 +51,19 @@ pub struct TaskFlags {
     ort_lib: Option<PathBuf>,
 }
 
+/// A task and the JSONL rows to run it on (`run` and `bench`).
+#[derive(Args, Clone)]
+pub struct RowFlags {
+    #[command(flatten)]
+    task: TaskFlags,
+    /// Input JSONL file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Field of each input line that holds the text.
+    #[arg(long, default_value = "message")]
+    field: String,
+}
+
 impl TaskFlags {
     fn options(&self) -> flinkllm_engine::Result<TaskOptions> {
         Ok(TaskOptions {

@@ -9,27 +9,21 @@ use flinkllm_engine::Task;
 use serde_json::{Map, Value};
 
 use crate::input::{peak_rss_mb, read_rows};
-use crate::{CliError, TaskFlags};
+use crate::{CliError, RowFlags};
 
 #[derive(Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    task: TaskFlags,
-    /// Input JSONL file.
-    #[arg(long)]
-    input: PathBuf,
-    /// Field of each input line that holds the text.
-    #[arg(long, default_value = "message")]
-    field: String,
+    rows_from: RowFlags,
     /// Output JSONL file (default: stdout).
     #[arg(long)]
     output: Option<PathBuf>,
 }
 
 pub fn run(a: RunArgs) -> Result<(), CliError> {
-    let rows = read_rows(&a.input, &a.field)?;
+    let rows = read_rows(&a.rows_from.input, &a.rows_from.field)?;
     let started = Instant::now();
-    let task = Task::load(&a.task.task, &a.task.options()?)?;
+    let task = Task::load(&a.rows_from.task.task, &a.rows_from.task.options()?)?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(
