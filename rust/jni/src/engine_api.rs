@@ -1,11 +1,14 @@
 //! The engine calls the binding makes, in one place.
 
+use crate::error::JniError;
 use crate::shape::{row_shape, Shape};
 use flinkllm_engine::schema::SchemaIr;
-use flinkllm_engine::{Error, Result, Task, TaskOptions, TaskSpec};
+use flinkllm_engine::tokens::TokenText;
+use flinkllm_engine::{ContextOverflow, Error, Manifest, Result, RowStats, Task, TaskOptions, TaskSpec};
 use once_cell::sync::OnceCell;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The ONNX Runtime library Java loaded, handed to every task so the engine binds to it.
 static ORT_LIBRARY: OnceCell<PathBuf> = OnceCell::new();
@@ -15,8 +18,20 @@ pub struct OpenTask {
     pub shape: Shape,
 }
 
-fn options() -> TaskOptions {
-    TaskOptions { ort_library: ORT_LIBRARY.get().cloned(), ..TaskOptions::default() }
+/// Caller overrides of the task file (the UDF's `max-tokens`, `context-overflow-action`).
+#[derive(Default)]
+pub struct Overrides {
+    pub max_new_tokens: Option<usize>,
+    pub context_overflow: Option<ContextOverflow>,
+}
+
+fn options(overrides: Overrides) -> TaskOptions {
+    TaskOptions {
+        ort_library: ORT_LIBRARY.get().cloned(),
+        max_new_tokens: overrides.max_new_tokens,
+        context_overflow: overrides.context_overflow,
+        ..TaskOptions::default()
+    }
 }
 
 pub fn init(ort_path: &str) -> Result<()> {
@@ -26,11 +41,25 @@ pub fn init(ort_path: &str) -> Result<()> {
 }
 
 pub fn task_schema(task_path: &str) -> Result<SchemaIr> {
-    Ok(TaskSpec::load(Path::new(task_path), &options())?.ir)
+    Ok(TaskSpec::load(Path::new(task_path), &options(Overrides::default()))?.ir)
 }
 
-pub fn open(task_path: &str) -> Result<OpenTask> {
-    let task = Task::load(Path::new(task_path), &options())?;
+/// Everything about the task's model directory that can be checked without loading the
+/// graph: manifest, tokenizer, graph file. Errors name the task file and the model file.
+pub fn check_model(task_path: &str) -> Result<()> {
+    let spec = TaskSpec::load(Path::new(task_path), &options(Overrides::default()))?;
+    let in_task = |e: Error| Error::ModelLoad(format!("{task_path}: model {}: {}", spec.model_dir.display(), e.reason()));
+    let manifest = Manifest::load(&spec.model_dir).map_err(in_task)?;
+    TokenText::load(&spec.model_dir, manifest.vocab_size, manifest.eos_token_id).map_err(in_task)?;
+    let graph = spec.model_dir.join("model.onnx");
+    if !graph.is_file() {
+        return Err(in_task(Error::ModelLoad(format!("{} is missing", graph.display()))));
+    }
+    Ok(())
+}
+
+pub fn open(task_path: &str, overrides: Overrides) -> Result<OpenTask> {
+    let task = Task::load(Path::new(task_path), &options(overrides))?;
     let shape = row_shape(&task.spec().ir).map_err(|m| Error::UnsupportedSchema(format!("{task_path}: {m}")))?;
     Ok(OpenTask { task, shape })
 }
@@ -39,8 +68,28 @@ pub fn warm_up(task: &OpenTask) -> Result<()> {
     task.task.warm_up()
 }
 
-pub fn generate(task: &OpenTask, input: &str) -> Result<Value> {
-    task.task.run(input)
+pub fn generate(task: &OpenTask, input: &str, timeout: Option<Duration>) -> crate::error::Result<(Value, RowStats)> {
+    let started = Instant::now();
+    let result = task.task.run_with_stats(input);
+    // TODO(engine): pass the deadline into the decode loop so a slow row stops early.
+    if let Some(limit) = timeout.filter(|&t| started.elapsed() > t) {
+        return Err(JniError::Timeout(format!("row took longer than the timeout of {limit:?}")));
+    }
+    Ok(result?)
+}
+
+/// Native memory the task holds, estimated from what the engine knows: the model
+/// directory's files (weights and tokenizer are read whole), the constraint index and the
+/// prompt-prefix KV cache (float32, every layer's key and value).
+pub fn native_memory_bytes(task: &OpenTask) -> u64 {
+    let model = task.task.model();
+    let files: u64 = std::fs::read_dir(&model.dir)
+        .map(|dir| dir.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0);
+    let stats = task.task.open_stats();
+    let m = &model.manifest;
+    let prefix_kv = (stats.prefix_tokens * m.num_layers * 2 * m.num_kv_heads * m.head_dim * 4) as u64;
+    files + stats.index_bytes as u64 + prefix_kv
 }
 
 pub fn model_loads() -> u64 {

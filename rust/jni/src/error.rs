@@ -9,6 +9,8 @@ pub enum JniError {
     InvalidHandle(String),
     /// A Java argument the engine cannot take (e.g. a lone UTF-16 surrogate).
     InvalidInput(String),
+    /// The row ran past the caller's per-row timeout.
+    Timeout(String),
     /// Engine output that does not fit the declared shape (a bug, not a user error).
     Shape(String),
     Panic(String),
@@ -48,6 +50,7 @@ impl JniError {
             }
             JniError::InvalidHandle(m) => ("io/flinkllm/InvalidHandleException", m.clone()),
             JniError::InvalidInput(m) => ("io/flinkllm/InvalidInputException", m.clone()),
+            JniError::Timeout(m) => ("io/flinkllm/RowTimeoutException", m.clone()),
             JniError::Shape(m) => ("io/flinkllm/EngineRuntimeException", m.clone()),
             JniError::Panic(m) => ("io/flinkllm/NativePanicException", format!("panic in libflinkllm: {m}")),
             JniError::Jni(e) => ("io/flinkllm/EngineRuntimeException", format!("JNI call failed: {e}")),

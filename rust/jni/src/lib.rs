@@ -12,10 +12,11 @@ mod shape;
 use convert::{row_to_java, rust_string};
 use error::{JniError, Result};
 use handles::Handles;
-use jni::objects::{JClass, JString};
+use jni::objects::{JClass, JLongArray, JString};
 use jni::sys::{jlong, jobjectArray, jstring};
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 /// Open tasks, by the handle Java holds.
 static TASKS: Handles<engine_api::OpenTask> = Handles::new();
@@ -58,10 +59,30 @@ pub extern "system" fn Java_io_flinkllm_Engine_outputType<'l>(mut env: JNIEnv<'l
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_open<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) -> jlong {
+pub extern "system" fn Java_io_flinkllm_Engine_checkModel<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) {
+    entry(&mut env, (), |env| {
+        let path = rust_string(env, &task, "taskPath")?;
+        Ok(engine_api::check_model(&path)?)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_open<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    task: JString<'l>,
+    max_tokens: jlong,
+    context_overflow: JString<'l>,
+) -> jlong {
     entry(&mut env, 0, |env| {
         let path = rust_string(env, &task, "taskPath")?;
-        let opened = engine_api::open(&path)?;
+        let overflow = if context_overflow.is_null() {
+            None
+        } else {
+            Some(flinkllm_engine::ContextOverflow::parse(&rust_string(env, &context_overflow, "contextOverflow")?)?)
+        };
+        let max_new_tokens = if max_tokens > 0 { Some(max_tokens as usize) } else { None };
+        let opened = engine_api::open(&path, engine_api::Overrides { max_new_tokens, context_overflow: overflow })?;
         Ok(TASKS.insert(opened))
     })
 }
@@ -77,17 +98,30 @@ pub extern "system" fn Java_io_flinkllm_Engine_generate<'l>(
     _c: JClass<'l>,
     handle: jlong,
     input: JString<'l>,
+    timeout_millis: jlong,
+    stats: JLongArray<'l>,
 ) -> jobjectArray {
     entry(&mut env, std::ptr::null_mut(), |env| {
         let task = TASKS.get(handle)?;
         let text = rust_string(env, &input, "input")?;
-        let value = engine_api::generate(&task, &text)?;
+        let timeout = (timeout_millis > 0).then(|| Duration::from_millis(timeout_millis as u64));
+        let (value, row) = engine_api::generate(&task, &text, timeout)?;
         let fields = match &task.shape {
             shape::Shape::Row(fields) => fields,
             other => return Err(JniError::Shape(format!("task output is not a ROW: {other:?}"))),
         };
-        Ok(row_to_java(env, fields, &value)?.into_raw())
+        let out = row_to_java(env, fields, &value)?;
+        if !stats.is_null() {
+            let counts = [row.prompt_tokens as jlong, row.generated_tokens as jlong, row.forced_tokens as jlong];
+            env.set_long_array_region(&stats, 0, &counts)?;
+        }
+        Ok(out.into_raw())
     })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_nativeMemoryBytes<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jlong {
+    entry(&mut env, 0, |_| Ok(engine_api::native_memory_bytes(&*TASKS.get(handle)?) as jlong))
 }
 
 #[no_mangle]

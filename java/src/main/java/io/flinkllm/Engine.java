@@ -18,8 +18,26 @@ final class Engine {
      */
     static native String outputType(String taskPath);
 
-    /** Opens the task; its model comes from the engine's process-wide shared registry. */
-    static native long open(String taskPath);
+    /** Indexes into the {@code stats} array {@link #generate} fills. */
+    static final int STAT_PROMPT_TOKENS = 0;
+    static final int STAT_GENERATED_TOKENS = 1;
+    static final int STAT_FORCED_TOKENS = 2;
+    static final int STATS = 3;
+
+    /**
+     * Checks that the task's model directory is usable (manifest, tokenizer and graph files
+     * present and consistent) without loading the model, so a broken one fails at planning.
+     */
+    static native void checkModel(String taskPath);
+
+    /**
+     * Opens the task; its model comes from the engine's process-wide shared registry.
+     *
+     * @param maxTokens overrides the task's max_new_tokens; 0 keeps it
+     * @param contextOverflow {@code error}, {@code truncated-tail} or {@code truncated-head};
+     *     null keeps the task's
+     */
+    static native long open(String taskPath, long maxTokens, String contextOverflow);
 
     /** Runs one throw-away row so the first real row does not pay one-time costs. */
     static native void warmUp(long handle);
@@ -27,9 +45,14 @@ final class Engine {
     /**
      * Runs the task on one input. The result is the ROW's fields in order, already typed:
      * String, Long, Double, Boolean, Object[] for nested ROW and ARRAY, null for absent
-     * optional fields.
+     * optional fields. A row running longer than {@code timeoutMillis} (0 = no limit) stops
+     * with {@link RowTimeoutException}. On success {@code stats} (length {@link #STATS}) holds the
+     * row's token counts.
      */
-    static native Object[] generate(long handle, String input);
+    static native Object[] generate(long handle, String input, long timeoutMillis, long[] stats);
+
+    /** Native memory the task holds: model weights, constraint index, prompt-prefix cache. */
+    static native long nativeMemoryBytes(long handle);
 
     /** Releases the handle; the model stays loaded while other handles use it. */
     static native void close(long handle);

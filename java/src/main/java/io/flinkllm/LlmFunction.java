@@ -2,10 +2,10 @@ package io.flinkllm;
 
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.apache.flink.configuration.ReadableConfig;
-import org.apache.flink.metrics.Counter;
 import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.catalog.DataTypeFactory;
@@ -52,8 +52,10 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
 
     private transient DataType rowType;
     private transient long handle;
-    private transient boolean opened;
-    private transient Counter ignoredErrors;
+    private transient volatile boolean opened;
+    private transient int schemaFields;
+    private transient ErrorPolicy policy;
+    private transient LlmMetrics metrics;
 
     public LlmFunction() {
         this(null, null, LlmOptions.defaults());
@@ -75,7 +77,9 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
                 .inputTypeStrategy(InputTypeStrategies.or(
                         InputTypeStrategies.sequence(task, text),
                         InputTypeStrategies.sequence(task, text, task)))
-                .outputTypeStrategy(call -> Optional.of(RowTypes.parse(describe(resolveTask(call, null)))))
+                // The job configuration is not visible here: options that change the type
+                // (error-column) come from the call literal or system properties.
+                .outputTypeStrategy(call -> Optional.of(outputDataType(describe(resolveTask(call, null)), options(call, null))))
                 .build();
     }
 
@@ -85,19 +89,34 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
         ReadableConfig config = context.getConfiguration();
         String path = resolveTask(call, config).toString();
         String type = describe(Paths.get(path));
-        // Type inference cannot see the job configuration; if flinkllm.tasks.dir set there
-        // points the literal at another task with another type, the plan would be wrong.
+        LlmOptions options = options(call, config);
+        // Type inference cannot see the job configuration; if flinkllm.tasks.dir or
+        // flinkllm.error-column set there changes the type, the plan would be wrong.
         DataType planned = call.getOutputDataType().orElse(null);
-        if (planned != null && !planned.getLogicalType().copy(true).equals(RowTypes.parse(type).getLogicalType().copy(true))) {
-            throw new ValidationException("llm(): task " + path + " has type " + type + " but the query was planned with " + planned
-                    + " (is " + TASKS_DIR_OPTION + " set differently in the job configuration and for the planner? set it as a system property or "
+        DataType actual = outputDataType(type, options);
+        if (planned != null && !planned.getLogicalType().copy(true).equals(actual.getLogicalType().copy(true))) {
+            throw new ValidationException("llm(): task " + path + " gives type " + actual + " but the query was planned with " + planned
+                    + " (is " + TASKS_DIR_OPTION + " or " + LlmOptions.PREFIX + LlmOptions.ERROR_COLUMN + " set in the job configuration only?"
+                    + " The planner does not see it there: give error-column in the call's options, set either as a system property / "
                     + TASKS_DIR_ENV + ", or use an absolute task path)");
         }
-        String callOptions = call.getArgumentDataTypes().size() > 2 ? call.getArgumentValue(2, String.class).orElse(null) : null;
+        return new LlmFunction(path, type, options);
+    }
+
+    private static LlmOptions options(CallContext call, ReadableConfig config) {
+        String literal = call.getArgumentDataTypes().size() > 2 ? call.getArgumentValue(2, String.class).orElse(null) : null;
         try {
-            return new LlmFunction(path, type, LlmOptions.resolve(callOptions, config));
+            return LlmOptions.resolve(literal, config);
         } catch (IllegalArgumentException e) {
             throw new ValidationException(e.getMessage(), e);
+        }
+    }
+
+    private static DataType outputDataType(String schemaRowType, LlmOptions options) {
+        try {
+            return RowTypes.output(schemaRowType, options.errorColumn);
+        } catch (LlmException e) {
+            throw new ValidationException("llm(): " + e.getMessage(), e);
         }
     }
 
@@ -134,7 +153,10 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
     private static String describe(Path task) {
         try {
             NativeLibrary.load();
-            return Engine.outputType(task.toString());
+            String type = Engine.outputType(task.toString());
+            // A broken model directory should fail here, at planning, not on the task managers.
+            Engine.checkModel(task.toString());
+            return type;
         } catch (LlmException e) {
             throw new ValidationException("llm(): cannot use task " + task + ": " + e.getMessage(), e);
         }
@@ -147,26 +169,36 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
         if (taskPath == null) {
             throw new IllegalStateException("LlmFunction was not specialized by the planner; call it from SQL or the Table API");
         }
-        rowType = RowTypes.parse(outputType);
-        ignoredErrors = context.getMetricGroup().addGroup("flinkllm").counter("ignoredErrors");
-        handle = SharedTasks.acquire(taskPath);
+        rowType = RowTypes.output(outputType, options.errorColumn);
+        schemaFields = RowTypes.parse(outputType).getChildren().size();
+        policy = new ErrorPolicy(options);
+        handle = SharedTasks.acquire(taskPath, options);
         opened = true;
+        long task = handle;
+        metrics = new LlmMetrics(context.getMetricGroup(), () -> opened ? Engine.nativeMemoryBytes(task) : 0L);
     }
 
     public Row eval(String task, String input) {
         if (input == null) {
+            metrics.nullInput();
             return null;
         }
+        long started = metrics.started();
         try {
-            return (Row) RowTypes.toExternal(rowType, Engine.generate(handle, input));
+            long[] stats = new long[Engine.STATS];
+            Object[] fields = Engine.generate(handle, input, options.timeoutMillis, stats);
+            metrics.tokens(stats);
+            return toRow(options.errorColumn ? Arrays.copyOf(fields, schemaFields + 1) : fields);
         } catch (LlmException e) {
-            if (options.errorHandling == LlmOptions.ErrorHandling.IGNORE) {
-                ignoredErrors.inc();
-                LOG.warn("flinkllm: row ignored ({}): {}", e.kind(), e.getMessage());
-                return null;
+            ErrorPolicy.Outcome outcome = policy.decide(e);
+            metrics.failed(e, outcome);
+            if (outcome == ErrorPolicy.Outcome.FAIL) {
+                throw policy.fail(taskPath, e);
             }
-            throw new LlmException("llm() failed on task " + taskPath + " (" + e.kind() + "): " + e.getMessage()
-                    + " [error-handling-strategy=failover; set it to ignore to emit NULL instead]", e);
+            LOG.warn("flinkllm: row {} ({}): {}", outcome == ErrorPolicy.Outcome.SKIPPED ? "skipped" : "ignored", e.kind(), e.getMessage());
+            return toRow(policy.continued(outcome, e, schemaFields));
+        } finally {
+            metrics.finished(started);
         }
     }
 
@@ -174,11 +206,15 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
         return eval(task, input);
     }
 
+    private Row toRow(Object[] fields) {
+        return (Row) RowTypes.toExternal(rowType, fields);
+    }
+
     @Override
     public void close() {
         if (opened) {
             opened = false;
-            SharedTasks.release(taskPath);
+            SharedTasks.release(taskPath, options);
         }
     }
 }

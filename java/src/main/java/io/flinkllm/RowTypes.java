@@ -1,9 +1,12 @@
 package io.flinkllm;
 
 import java.lang.reflect.Array;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.table.types.logical.LogicalTypeRoot;
+import org.apache.flink.table.types.logical.RowType;
+import org.apache.flink.table.types.logical.VarCharType;
 import org.apache.flink.table.types.logical.utils.LogicalTypeParser;
 import org.apache.flink.table.types.utils.TypeConversions;
 import org.apache.flink.types.Row;
@@ -18,8 +21,32 @@ import org.apache.flink.types.Row;
 final class RowTypes {
     private RowTypes() {}
 
+    /** The name of the field {@code error-column=true} appends. */
+    static final String ERROR_FIELD = "error";
+
     static DataType parse(String sqlType) {
         return TypeConversions.fromLogicalToDataType(LogicalTypeParser.parse(sqlType, RowTypes.class.getClassLoader()));
+    }
+
+    /**
+     * The function's ROW type: the schema's ROW, or with the error column every field
+     * nullable (a failed row has none of them) plus a last nullable {@code error} STRING.
+     */
+    static DataType output(String schemaRowType, boolean errorColumn) {
+        DataType row = parse(schemaRowType);
+        if (!errorColumn) {
+            return row;
+        }
+        RowType schema = (RowType) row.getLogicalType();
+        if (schema.getFieldNames().contains(ERROR_FIELD)) {
+            throw new UnsupportedSchemaException("error-column adds a field named '" + ERROR_FIELD + "', but the task's schema already has one: rename it or leave error-column off");
+        }
+        List<RowType.RowField> fields = new ArrayList<>();
+        for (RowType.RowField f : schema.getFields()) {
+            fields.add(new RowType.RowField(f.getName(), f.getType().copy(true)));
+        }
+        fields.add(new RowType.RowField(ERROR_FIELD, new VarCharType(VarCharType.MAX_LENGTH)));
+        return TypeConversions.fromLogicalToDataType(new RowType(true, fields));
     }
 
     /** Converts a value of the native shape into the external class {@code type} asks for. */

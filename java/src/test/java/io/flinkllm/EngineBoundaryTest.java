@@ -53,9 +53,9 @@ public class EngineBoundaryTest {
     }
 
     private static Object[] generateOnce(String input) {
-        long handle = Engine.open(task);
+        long handle = Engine.open(task, 0, null);
         try {
-            return Engine.generate(handle, input);
+            return Engine.generate(handle, input, 0, null);
         } finally {
             Engine.close(handle);
         }
@@ -63,17 +63,17 @@ public class EngineBoundaryTest {
 
     @Test
     public void closedAndUnknownHandlesAreExceptions() {
-        long handle = Engine.open(task);
+        long handle = Engine.open(task, 0, null);
         Engine.close(handle);
-        expectInvalidHandle(() -> Engine.generate(handle, "x"));
+        expectInvalidHandle(() -> Engine.generate(handle, "x", 0, null));
         expectInvalidHandle(() -> Engine.close(handle));
-        expectInvalidHandle(() -> Engine.generate(987654321L, "x"));
+        expectInvalidHandle(() -> Engine.generate(987654321L, "x", 0, null));
     }
 
     @Test
     public void errorKindsMapToExceptionClasses() {
         try {
-            Engine.open("/nonexistent/task.json");
+            Engine.open("/nonexistent/task.json", 0, null);
             fail();
         } catch (InvalidTaskException e) {
             assertEquals("InvalidTask", e.kind());

@@ -23,10 +23,55 @@ public class LlmOptionsTest {
     }
 
     @Test
+    public void everyOptionParses() {
+        LlmOptions o = LlmOptions.resolve("error-column=true; max-tokens=64; timeout=1500 ms; context-overflow-action=truncated-head", null);
+        assertTrue(o.errorColumn);
+        assertEquals(64, o.maxTokens);
+        assertEquals(1500, o.timeoutMillis);
+        assertEquals(LlmOptions.ContextOverflow.TRUNCATED_HEAD, o.contextOverflow);
+        assertEquals("truncated-head", o.contextOverflow.engineSetting());
+        assertEquals("error", LlmOptions.resolve("context-overflow-action=skipped", null).contextOverflow.engineSetting());
+        assertEquals(30_000, LlmOptions.resolve("timeout=30s", null).timeoutMillis);
+        LlmOptions d = LlmOptions.resolve(null, null);
+        assertEquals(false, d.errorColumn);
+        assertEquals(0, d.maxTokens);
+        assertEquals(0, d.timeoutMillis);
+        assertEquals(null, d.contextOverflow);
+    }
+
+    @Test
+    public void engineKeySeparatesOnlyWhatTheEngineSees() {
+        assertEquals(LlmOptions.resolve("error-handling-strategy=ignore; timeout=1s", null).engineKey(), LlmOptions.resolve(null, null).engineKey());
+        assertEquals(LlmOptions.resolve("context-overflow-action=skipped", null).engineKey(),
+                LlmOptions.resolve("context-overflow-action=failover", null).engineKey());
+        assertTrue(!LlmOptions.resolve("max-tokens=5", null).engineKey().equals(LlmOptions.resolve(null, null).engineKey()));
+    }
+
+    @Test
+    public void systemPropertyIsTheLastFallback() {
+        System.setProperty("flinkllm.max-tokens", "7");
+        try {
+            assertEquals(7, LlmOptions.resolve(null, new Configuration()).maxTokens);
+            Configuration conf = new Configuration();
+            conf.setString("flinkllm.max-tokens", "9");
+            assertEquals(9, LlmOptions.resolve(null, conf).maxTokens);
+            assertEquals(11, LlmOptions.resolve("max-tokens=11", conf).maxTokens);
+        } finally {
+            System.clearProperty("flinkllm.max-tokens");
+        }
+    }
+
+    @Test
     public void badOptionsNameTheProblem() {
-        assertFails("max-tokens=3", "unknown option 'max-tokens'");
+        assertFails("max_tokens=3", "unknown option 'max_tokens'");
         assertFails("error-handling-strategy", "expected key=value");
-        assertFails("error-handling-strategy=retry", "failover or ignore");
+        assertFails("error-handling-strategy=retry", "failover | ignore");
+        assertFails("max-tokens=0", "max-tokens must be a whole number >= 1");
+        assertFails("max-tokens=many", "max-tokens must be a whole number >= 1");
+        assertFails("timeout=soon", "timeout must be a duration");
+        assertFails("timeout=0 s", "timeout must be longer than 0");
+        assertFails("error-column=yes", "error-column must be true or false");
+        assertFails("context-overflow-action=truncate", "truncated-tail | truncated-head | skipped | failover");
     }
 
     private static void assertFails(String options, String expected) {

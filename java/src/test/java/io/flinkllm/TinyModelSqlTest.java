@@ -182,7 +182,7 @@ public class TinyModelSqlTest {
         System.out.println("model loads for a parallelism-4 job: " + loads);
         assertEquals(4, rows.size());
         assertEquals("the 4 slots share one model load", 1, loads);
-        assertEquals("every slot released its share", 0, SharedTasks.users(task.toString()));
+        assertEquals("every slot released its share", 0, SharedTasks.openTasks());
     }
 
 }

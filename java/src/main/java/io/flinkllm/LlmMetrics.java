@@ -1,0 +1,122 @@
+package io.flinkllm;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.MeterView;
+import org.apache.flink.metrics.MetricGroup;
+
+/**
+ * The function's metrics, all under the {@code flinkllm} group of the operator:
+ *
+ * <ul>
+ *   <li>counters {@code rows} (every call, NULL inputs included), {@code nullInputs},
+ *       {@code errors} (rows that failed, whatever the policy did with them) and one counter per
+ *       kind under {@code errorKind} ({@code errorKind.GenerationLimit}, ...), {@code ignoredRows},
+ *       {@code skippedRows}, {@code promptTokens}, {@code generatedTokens}, {@code forcedTokens}
+ *       (the part of generatedTokens jump-forward wrote without a forward pass);
+ *   <li>meters {@code rowsPerSecond}, {@code tokensPerSecond} (generated tokens);
+ *   <li>histogram {@code latencyMs} (last 1024 rows; p50/p95/p99 through the reporter);
+ *   <li>gauges {@code inFlightRows}, {@code nativeMemoryBytes} (model weights + constraint
+ *       index + prompt-prefix cache of this task), {@code processRssBytes} (the whole task
+ *       manager), {@code modelLoads} (models loaded from disk by this process).
+ * </ul>
+ */
+final class LlmMetrics {
+    static final String GROUP = "flinkllm";
+    /** Row-level kinds registered up front so dashboards see them at 0; others appear on first use. */
+    private static final String[] ROW_ERROR_KINDS = {"InvalidInput", "InputTooLong", "GenerationLimit", "RowTimeout", "EngineRuntime", "NativePanic"};
+
+    private final MetricGroup group;
+    private final MetricGroup errorKinds;
+    private final Map<String, Counter> byKind = new ConcurrentHashMap<>();
+    private final Counter rows;
+    private final Counter nullInputs;
+    private final Counter errors;
+    private final Counter ignored;
+    private final Counter skipped;
+    private final Counter promptTokens;
+    private final Counter generatedTokens;
+    private final Counter forcedTokens;
+    private final Histogram latencyMs;
+    private final AtomicInteger inFlight = new AtomicInteger();
+
+    LlmMetrics(MetricGroup operator, LongSupplier nativeMemoryBytes) {
+        group = operator.addGroup(GROUP);
+        errorKinds = group.addGroup("errorKind");
+        rows = group.counter("rows");
+        nullInputs = group.counter("nullInputs");
+        errors = group.counter("errors");
+        ignored = group.counter("ignoredRows");
+        skipped = group.counter("skippedRows");
+        promptTokens = group.counter("promptTokens");
+        generatedTokens = group.counter("generatedTokens");
+        forcedTokens = group.counter("forcedTokens");
+        group.meter("rowsPerSecond", new MeterView(rows));
+        group.meter("tokensPerSecond", new MeterView(generatedTokens));
+        latencyMs = group.histogram("latencyMs", new LatencyHistogram(1024));
+        group.gauge("inFlightRows", (Gauge<Integer>) inFlight::get);
+        group.gauge("nativeMemoryBytes", (Gauge<Long>) nativeMemoryBytes::getAsLong);
+        group.gauge("processRssBytes", (Gauge<Long>) LlmMetrics::processRssBytes);
+        group.gauge("modelLoads", (Gauge<Long>) Engine::modelLoads);
+        for (String kind : ROW_ERROR_KINDS) {
+            kindCounter(kind);
+        }
+    }
+
+    void nullInput() {
+        rows.inc();
+        nullInputs.inc();
+    }
+
+    /** Marks a row as started; returns its start time for {@link #finished}. */
+    long started() {
+        rows.inc();
+        inFlight.incrementAndGet();
+        return System.nanoTime();
+    }
+
+    void finished(long startedNanos) {
+        inFlight.decrementAndGet();
+        latencyMs.update((System.nanoTime() - startedNanos) / 1_000_000);
+    }
+
+    /** Token counts of a successful row, as {@link Engine#generate} reports them. */
+    void tokens(long[] stats) {
+        promptTokens.inc(stats[Engine.STAT_PROMPT_TOKENS]);
+        generatedTokens.inc(stats[Engine.STAT_GENERATED_TOKENS]);
+        forcedTokens.inc(stats[Engine.STAT_FORCED_TOKENS]);
+    }
+
+    void failed(LlmException e, ErrorPolicy.Outcome outcome) {
+        errors.inc();
+        kindCounter(e.kind()).inc();
+        if (outcome == ErrorPolicy.Outcome.IGNORED) {
+            ignored.inc();
+        } else if (outcome == ErrorPolicy.Outcome.SKIPPED) {
+            skipped.inc();
+        }
+    }
+
+    private Counter kindCounter(String kind) {
+        return byKind.computeIfAbsent(kind, errorKinds::counter);
+    }
+
+    /** Resident set of this process (Linux; 0 where /proc is absent). */
+    static long processRssBytes() {
+        try {
+            String[] statm = new String(Files.readAllBytes(Paths.get("/proc/self/statm")), StandardCharsets.US_ASCII).trim().split("\\s+");
+            return Long.parseLong(statm[1]) * 4096L;
+        } catch (IOException | RuntimeException e) {
+            return 0L;
+        }
+    }
+}
