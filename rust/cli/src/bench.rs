@@ -29,7 +29,7 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     if texts.is_empty() {
         return Err(CliError(format!("{}: no usable rows", a.rows_from.input.display())));
     }
-    let n = a.rows.unwrap_or(texts.len());
+    let n = a.rows.unwrap_or(texts.len()).max(1);
     let started = Instant::now();
     let task = Task::load(&a.rows_from.task.task, &a.rows_from.task.options()?)?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;

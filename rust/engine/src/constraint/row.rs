@@ -71,7 +71,7 @@ impl<'a> RowConstraint<'a> {
     }
 
     fn is_stop(&self, tokens: &TokenText, id: u32) -> bool {
-        tokens.special.get(id as usize).copied().unwrap_or(false) || tokens.bytes[id as usize].is_empty()
+        tokens.special.get(id as usize).copied().unwrap_or(true) || tokens.bytes.get(id as usize).is_none_or(|b| b.is_empty())
     }
 
     /// Appends a token chosen by the model (already confirmed). Returns true if it
@@ -80,8 +80,10 @@ impl<'a> RowConstraint<'a> {
         if self.is_stop(tokens, id) {
             return Ok(true);
         }
-        let bytes = &tokens.bytes[id as usize];
-        self.push_bytes(bytes)
+        match tokens.bytes.get(id as usize) {
+            Some(bytes) => self.push_bytes(bytes),
+            None => Ok(true),
+        }
     }
 
     fn push_bytes(&mut self, bytes: &[u8]) -> Result<bool> {
