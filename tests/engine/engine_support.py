@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, TOOLS  # tests/conftest.py (the one conftest of the suite)
 
 BINARY = os.path.join(ROOT, "target", "release", "flinkllm")
-DATASETS = os.path.join(os.path.dirname(ROOT), "shared", "datasets")
+DATASETS = os.path.join(ROOT, "sql", "data")  # the project's copy of the shared datasets
 TASKS = os.path.join(ROOT, "tasks")
 
 
