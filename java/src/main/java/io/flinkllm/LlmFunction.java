@@ -174,8 +174,9 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
         policy = new ErrorPolicy(options);
         handle = SharedTasks.acquire(taskPath, options);
         opened = true;
-        long task = handle;
-        metrics = new LlmMetrics(context.getMetricGroup(), () -> opened ? Engine.nativeMemoryBytes(task) : 0L);
+        // Fixed once the task is open (weights, index, prefix cache), so read it once.
+        long nativeBytes = Engine.nativeMemoryBytes(handle);
+        metrics = new LlmMetrics(context.getMetricGroup(), nativeBytes);
     }
 
     public Row eval(String task, String input) {

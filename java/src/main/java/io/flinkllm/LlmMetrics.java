@@ -7,7 +7,6 @@ import java.nio.file.Paths;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.LongSupplier;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Histogram;
@@ -49,7 +48,7 @@ final class LlmMetrics {
     private final Histogram latencyMs;
     private final AtomicInteger inFlight = new AtomicInteger();
 
-    LlmMetrics(MetricGroup operator, LongSupplier nativeMemoryBytes) {
+    LlmMetrics(MetricGroup operator, long nativeMemoryBytes) {
         group = operator.addGroup(GROUP);
         errorKinds = group.addGroup("errorKind");
         rows = group.counter("rows");
@@ -64,7 +63,7 @@ final class LlmMetrics {
         group.meter("tokensPerSecond", new MeterView(generatedTokens));
         latencyMs = group.histogram("latencyMs", new LatencyHistogram(1024));
         group.gauge("inFlightRows", (Gauge<Integer>) inFlight::get);
-        group.gauge("nativeMemoryBytes", (Gauge<Long>) nativeMemoryBytes::getAsLong);
+        group.gauge("nativeMemoryBytes", (Gauge<Long>) () -> nativeMemoryBytes);
         group.gauge("processRssBytes", (Gauge<Long>) LlmMetrics::processRssBytes);
         group.gauge("modelLoads", (Gauge<Long>) Engine::modelLoads);
         for (String kind : ROW_ERROR_KINDS) {

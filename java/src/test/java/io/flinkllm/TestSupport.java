@@ -57,7 +57,11 @@ final class TestSupport {
     }
 
     static TableEnvironment tableEnv(int parallelism) {
-        Configuration conf = new Configuration();
+        return tableEnv(parallelism, new Configuration());
+    }
+
+    /** A local-mode environment whose MiniCluster also gets {@code conf} (e.g. a metrics reporter). */
+    static TableEnvironment tableEnv(int parallelism, Configuration conf) {
         conf.setString("parallelism.default", String.valueOf(parallelism));
         return TableEnvironment.create(EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
     }
