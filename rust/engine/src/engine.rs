@@ -95,7 +95,13 @@ impl Task {
     }
 
     pub fn run_with_stats(&self, input: &str) -> Result<(Value, RowStats)> {
-        self.inner.run(input)
+        self.inner.run(input, None)
+    }
+
+    /// Like `run_with_stats`, but a row still decoding at `deadline` stops with
+    /// `GenerationLimit` (checked between forward passes).
+    pub fn run_with_deadline(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
+        self.inner.run(input, deadline)
     }
 
     /// Runs many inputs, results in input order; one row's error never affects another.
@@ -165,7 +171,7 @@ impl Inner {
         Ok(Inner { spec, model, constraint, prefix, suffix, stats })
     }
 
-    fn run(&self, input: &str) -> Result<(Value, RowStats)> {
+    fn run(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
         let s = &self.spec.settings;
         let tokens = &self.model.tokens;
         let text = self.spec.input_template.replace("{input}", input);
@@ -190,7 +196,7 @@ impl Inner {
         }
         ids.extend_from_slice(&self.suffix);
         let sampling = Sampling { temperature: s.temperature, top_p: s.top_p, seed: s.seed };
-        let limits = RowLimits { max_new_tokens: s.max_new_tokens, context_length: ctx };
+        let limits = RowLimits { max_new_tokens: s.max_new_tokens, context_length: ctx, deadline };
         generate::constrained(&self.model, &self.constraint, &self.prefix, ids, &sampling, input, &limits)
     }
 }

@@ -29,6 +29,8 @@ pub struct RowStats {
 pub struct RowLimits {
     pub max_new_tokens: usize,
     pub context_length: usize,
+    /// Stop with `GenerationLimit` once this instant has passed (checked every step).
+    pub deadline: Option<Instant>,
 }
 
 /// Decodes one row from `past` (the task's prefix cache) and `prompt` (the row's
@@ -70,6 +72,13 @@ pub fn constrained(
         }
         if stats.generated_tokens >= limits.max_new_tokens {
             break;
+        }
+        if limits.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::GenerationLimit(format!(
+                "row deadline reached after {} ms and {} output tokens",
+                started.elapsed().as_millis(),
+                stats.generated_tokens
+            )));
         }
         let past_len = kv.as_ref().map_or(past.len, |k| k.len);
         if past_len + pending.len() >= limits.context_length {

@@ -123,3 +123,14 @@ fn errors_have_actionable_kinds() {
     let truncating = write_task(&dir, "trunc.json", json!({"context_overflow_action": "truncated-head"}));
     assert!(Task::load(&truncating, &opts).unwrap().run(&long_input).is_ok());
 }
+
+#[test]
+fn a_passed_deadline_stops_the_row() {
+    let dir = scratch("deadline");
+    let task = Task::load(&write_task(&dir, "d.json", json!({})), &TaskOptions::default()).unwrap();
+    let past = std::time::Instant::now();
+    let e = task.run_with_deadline("anything", Some(past)).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::GenerationLimit);
+    assert!(e.reason().contains("deadline"));
+    assert!(task.run_with_deadline("anything", None).is_ok());
+}
