@@ -102,6 +102,11 @@ BATTERY = {
         },
         "required": ["a"],
     },
+    # Top-level scalars and arrays: the output may end at a final state (stop token).
+    "top_integer": {"type": "integer", "minimum": -5, "maximum": 250},
+    "top_boolean": {"type": "boolean"},
+    "top_enum": {"enum": ["a", "ab", 3, None, False]},
+    "top_array": {"type": "array", "items": {"type": "number", "minimum": 0.5, "maximum": 2}, "maxItems": 3},
     "only_optional": {
         "type": "object",
         "properties": {"p": SHORT, "q": {"type": "integer", "minimum": 0, "maximum": 100}, "r": {"type": "boolean"}},

@@ -146,3 +146,12 @@ fn validator_and_layout_round_trip() {
     assert!(full_match(&s, &text));
     assert!(tracked(&s, &text));
 }
+
+#[test]
+fn top_level_scalars_can_end() {
+    assert!(tracked(&json!({"type": "boolean"}), "true"));
+    assert!(tracked(&json!({"type": "null"}), "null"));
+    assert!(tracked(&json!({"type": "integer", "minimum": 3}), "42"));
+    assert!(!tracked(&json!({"type": "integer", "minimum": 3}), "2"));
+    assert!(tracked(&json!({"enum": ["a", 1, true]}), "true"));
+}

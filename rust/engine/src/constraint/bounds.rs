@@ -77,9 +77,9 @@ impl<'a> Tracker<'a> {
         t.push_bytes(bytes).is_ok()
     }
 
-    /// End of output: an open top-level number must be finished and in range.
+    /// End of output: an open top-level number (in range) or literal is finished here.
     pub fn finish(&mut self) -> Result<(), Violation> {
-        if let Some(Frame::Num { .. }) = self.stack.last() {
+        if let Some(Frame::Num { .. } | Frame::Word) = self.stack.last() {
             self.push(b' ')?;
         }
         if self.done && self.stack.is_empty() {

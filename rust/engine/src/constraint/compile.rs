@@ -33,7 +33,7 @@ pub struct Compiled {
     pub build_ms: f64,
 }
 
-type CacheKey = (u64, String);
+type CacheKey = (u64, String, Vec<u32>);
 
 /// Process-wide cache: one compiled constraint per (tokenizer, schema), kept while
 /// any task uses it.
@@ -43,7 +43,7 @@ static CACHE: Lazy<Mutex<HashMap<CacheKey, Weak<Compiled>>>> = Lazy::new(|| Mute
 /// `extra_stops` are token ids, besides the vocabulary's eos, that may end output
 /// at a final state.
 pub fn compile(schema_json: &serde_json::Value, tokens: &TokenText, extra_stops: &[u32]) -> Result<Arc<Compiled>> {
-    let key = (tokens.fingerprint, schema_json.to_string());
+    let key = (tokens.fingerprint, schema_json.to_string(), extra_stops.to_vec());
     // Holding the lock while building makes concurrent loads of one schema build once.
     let mut cache = CACHE.lock().map_err(|_| Error::Runtime("constraint cache lock poisoned".into()))?;
     if let Some(c) = cache.get(&key).and_then(Weak::upgrade) {
