@@ -68,7 +68,18 @@ pub fn warm_up(task: &OpenTask) -> Result<()> {
     task.task.warm_up()
 }
 
+/// Test-only hook: with `FLINKLLM_TEST_PANIC` set, an input equal to its value panics, so
+/// tests can prove a panic surfaces as a Java exception and the JVM keeps running. Inert
+/// (one cached lookup) when the variable is unset, as in production.
+fn forced_panic(input: &str) {
+    static TRIGGER: OnceCell<Option<String>> = OnceCell::new();
+    if TRIGGER.get_or_init(|| std::env::var("FLINKLLM_TEST_PANIC").ok().filter(|v| !v.is_empty())).as_deref() == Some(input) {
+        panic!("forced by FLINKLLM_TEST_PANIC");
+    }
+}
+
 pub fn generate(task: &OpenTask, input: &str, timeout: Option<Duration>) -> crate::error::Result<(Value, RowStats)> {
+    forced_panic(input);
     let started = Instant::now();
     let result = task.task.run_with_stats(input);
     // TODO(engine): pass the deadline into the decode loop so a slow row stops early.
@@ -94,4 +105,8 @@ pub fn native_memory_bytes(task: &OpenTask) -> u64 {
 
 pub fn model_loads() -> u64 {
     flinkllm_engine::registry::model_loads()
+}
+
+pub fn live_models() -> usize {
+    flinkllm_engine::registry::live_models()
 }

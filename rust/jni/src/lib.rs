@@ -133,3 +133,8 @@ pub extern "system" fn Java_io_flinkllm_Engine_close<'l>(mut env: JNIEnv<'l>, _c
 pub extern "system" fn Java_io_flinkllm_Engine_modelLoads<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
     entry(&mut env, 0, |_| Ok(engine_api::model_loads() as jlong))
 }
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_liveModels<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
+    entry(&mut env, 0, |_| Ok(engine_api::live_models() as jlong))
+}

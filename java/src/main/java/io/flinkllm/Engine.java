@@ -59,4 +59,7 @@ final class Engine {
 
     /** How many times this process loaded a model from disk (shared loads are not counted). */
     static native long modelLoads();
+
+    /** Models loaded right now (0 once every handle is closed: their memory is released). */
+    static native long liveModels();
 }

@@ -62,6 +62,20 @@ public class EngineBoundaryTest {
     }
 
     @Test
+    public void panicInsideTheEngineIsAJavaException() {
+        long handle = Engine.open(task, 0, null);
+        try {
+            Engine.generate(handle, "flinkllm: panic on this input", 0, null);
+            fail("the hook is armed by build.gradle (FLINKLLM_TEST_PANIC)");
+        } catch (NativePanicException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("forced by FLINKLLM_TEST_PANIC"));
+        } finally {
+            Engine.close(handle);
+        }
+        assertNotNull("the JVM and the engine keep running", generateOnce("after the panic"));
+    }
+
+    @Test
     public void closedAndUnknownHandlesAreExceptions() {
         long handle = Engine.open(task, 0, null);
         Engine.close(handle);

@@ -7,10 +7,7 @@ import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.lang.reflect.InvocationTargetException;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -73,41 +70,7 @@ public class NativeLibraryTest {
         return (Path) loaded.getClass().getField("flinkllm").get(loaded);
     }
 
-    /** Loads io.flinkllm classes itself (child first), everything else from the test's loader. */
     private static ClassLoader isolatedLoader(boolean withNativeLibraries) throws Exception {
-        List<URL> urls = new ArrayList<>();
-        urls.add(NativeLibrary.class.getProtectionDomain().getCodeSource().getLocation());
-        if (withNativeLibraries) {
-            urls.add(Paths.get(System.getProperty("flinkllm.native.root")).toUri().toURL());
-        }
-        ClassLoader parent = NativeLibraryTest.class.getClassLoader();
-        return new URLClassLoader(urls.toArray(new URL[0]), parent) {
-            @Override
-            protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-                synchronized (getClassLoadingLock(name)) {
-                    if (!name.startsWith("io.flinkllm.")) {
-                        return super.loadClass(name, resolve);
-                    }
-                    Class<?> c = findLoadedClass(name);
-                    return c != null ? c : findClass(name);
-                }
-            }
-
-            @Override
-            public URL getResource(String name) {
-                // Resources (native/...) only from this loader's own URLs.
-                return name.startsWith("native/") ? findResource(name) : super.getResource(name);
-            }
-
-            @Override
-            public java.io.InputStream getResourceAsStream(String name) {
-                URL url = getResource(name);
-                try {
-                    return url == null ? null : url.openStream();
-                } catch (java.io.IOException e) {
-                    return null;
-                }
-            }
-        };
+        return IsolatedLoaders.create(withNativeLibraries, false);
     }
 }
