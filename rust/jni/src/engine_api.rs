@@ -80,13 +80,16 @@ fn forced_panic(input: &str) {
 
 pub fn generate(task: &OpenTask, input: &str, timeout: Option<Duration>) -> crate::error::Result<(Value, RowStats)> {
     forced_panic(input);
-    let started = Instant::now();
-    let result = task.task.run_with_stats(input);
-    // TODO(engine): pass the deadline into the decode loop so a slow row stops early.
-    if let Some(limit) = timeout.filter(|&t| started.elapsed() > t) {
-        return Err(JniError::Timeout(format!("row took longer than the timeout of {limit:?}")));
+    let deadline = timeout.map(|t| Instant::now() + t);
+    match task.task.run_with_deadline(input, deadline) {
+        // The engine reports a passed deadline as GenerationLimit; the caller asked for a
+        // timeout, so it gets its own kind (and the engine's reason).
+        Err(Error::GenerationLimit(reason)) if deadline.is_some_and(|d| Instant::now() >= d) => Err(JniError::Timeout(format!(
+            "row timeout of {} ms: {reason}",
+            timeout.unwrap_or_default().as_millis()
+        ))),
+        other => Ok(other?),
     }
-    Ok(result?)
 }
 
 /// Native memory the task holds, estimated from what the engine knows: the model
