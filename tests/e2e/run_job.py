@@ -37,6 +37,13 @@ def render(sql_file, values, out_file):
     return out_file
 
 
+def sql_preamble(name, parallelism, checkpoint_interval, **settings):
+    """The SET lines and CREATE FUNCTION a test job starts with (settings: more SET pairs)."""
+    lines = {"table.dml-sync": "true", "pipeline.name": name, "parallelism.default": parallelism,
+             "execution.checkpointing.interval": checkpoint_interval, **settings}
+    return "".join(f"SET '{k}' = '{v}';\n" for k, v in lines.items()) + "CREATE FUNCTION llm AS 'io.flinkllm.LlmFunction';\n"
+
+
 def read_rows(folder):
     """Rows of every committed part file (in-progress files are hidden, dot-prefixed)."""
     rows = []

@@ -1,0 +1,131 @@
+"""Soak: N rows (default 10,000) through llm() on a real standalone Flink cluster with the
+tiny model, sampling the TaskManager process once a second: RSS, open file descriptors,
+threads, and rows done (the UDF's own `flinkllm.rows` metric, read through the REST API).
+Prints the figures; it asserts nothing (a machine's speed is no test verdict).
+
+    python tests/soak/soak.py [--rows 10000] [--warmup 0.1]
+
+RSS after warm-up should stay within ±5% and fds/threads flat: a leak per row would show
+as a steady climb over thousands of rows. Warm-up = the first `--warmup` share of the rows
+(model load, JIT, allocator growth). One TaskManager, one slot, so one process holds all
+the native state being measured.
+"""
+import argparse
+import json
+import pathlib
+import sys
+import threading
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
+from cluster import FlinkCluster  # noqa: E402
+from run_job import ROOT, render, sql_preamble, udf_jar  # noqa: E402
+
+MODELS = pathlib.Path.home() / ".cache" / "flinkllm" / "models"
+WORK = ROOT / "tests" / "soak" / "work"
+
+JOB = sql_preamble("soak", 1, "10s") + """
+CREATE TEMPORARY TABLE messages (id BIGINT, message STRING)
+  WITH ('connector' = 'filesystem', 'path' = '${INPUT}', 'format' = 'json');
+CREATE TEMPORARY TABLE results (id BIGINT, label STRING, score BIGINT, error STRING)
+  WITH ('connector' = 'filesystem', 'path' = '${OUT}', 'format' = 'json');
+INSERT INTO results
+SELECT id, r.label, r.score, r.error
+FROM (SELECT id, llm('${TASK}', message, 'error-handling-strategy=ignore; error-column=true') AS r FROM messages);
+"""
+
+TASK = {
+    "system_prompt": "Classify the message.",
+    "schema": {"type": "object", "properties": {
+        "label": {"enum": ["spam", "ham"]},
+        "score": {"type": "integer", "minimum": 0, "maximum": 9}},
+        "required": ["label", "score"], "additionalProperties": False},
+    "max_new_tokens": 32,
+}
+
+WORDS = "offer meeting lunch invoice winner urgent report free call tomorrow cheap watches".split()
+
+
+def proc_figures(pid):
+    status = dict(l.split(":", 1) for l in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in l)
+    return {
+        "rss_mib": int(status["VmRSS"].split()[0]) / 1024,
+        "fds": len(list(pathlib.Path(f"/proc/{pid}/fd").iterdir())),
+        "threads": int(status["Threads"]),
+    }
+
+
+def rows_done(cluster):
+    """The flinkllm.rows counter of the running soak job (None before the operator opened)."""
+    for job in cluster.rest("/jobs/overview")["jobs"]:
+        if job["name"] != "soak" or job["state"] != "RUNNING":
+            continue
+        for vertex in cluster.rest(f"/jobs/{job['jid']}")["vertices"]:
+            base = f"/jobs/{job['jid']}/vertices/{vertex['id']}/metrics"
+            names = [m["id"] for m in cluster.rest(base) if m["id"].endswith("flinkllm.rows")]
+            if names:
+                return sum(int(float(m["value"])) for m in cluster.rest(f"{base}?get={','.join(names)}"))
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--warmup", type=float, default=0.1, help="share of rows counted as warm-up")
+    args = parser.parse_args()
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    task = WORK / "soak.task.json"
+    task.write_text(json.dumps(dict(TASK, model=str(MODELS / "tiny"))))
+    data = WORK / "messages.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "message": " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(3 + i % 9)) + f" #{i}"}) + "\n"
+                            for i in range(args.rows)))
+    job = WORK / "soak.sql"
+    job.write_text(JOB)
+    render(job, {"INPUT": data, "OUT": WORK / "out", "TASK": task}, job)
+    if args.rows != 10_000:
+        print(f"NOTE: {args.rows} rows, not the full 10,000-row soak", flush=True)
+
+    samples = []
+    cluster = FlinkCluster(WORK / "cluster", udf_jar(), taskmanagers=1, slots=1)
+    with cluster:
+        tm = cluster.taskmanager_pids()[0]
+        done = threading.Event()
+        runner = threading.Thread(target=lambda: (cluster.sql_client(job), done.set()), daemon=True)
+        started = time.time()
+        runner.start()
+        while runner.is_alive():
+            try:
+                rows = rows_done(cluster)
+            except OSError:
+                rows = None
+            if rows is not None:
+                samples.append(dict(proc_figures(tm), rows=rows, t=time.time() - started))
+            runner.join(timeout=1.0)
+        if not done.is_set():
+            sys.exit("the soak job failed: see the traceback above")
+        after_job = proc_figures(tm)
+    report(samples, after_job, args.rows, args.warmup, time.time() - started)
+
+
+def report(samples, after_job, total, warmup_share, seconds):
+    warm = [s for s in samples if s["rows"] >= total * warmup_share]
+    if len(warm) < 2:
+        sys.exit(f"too few samples after warm-up ({len(warm)}): use more rows")
+    base = warm[0]
+    rss = [s["rss_mib"] for s in warm]
+    dev = [(r - base["rss_mib"]) / base["rss_mib"] * 100 for r in rss]
+    print(f"\nsoak: {total} rows in {seconds:.0f}s ({total / seconds:.0f} rows/s incl. cluster start), {len(samples)} samples")
+    print(f"{'rows':>7} {'t s':>6} {'RSS MiB':>8} {'fds':>5} {'threads':>7}")
+    step = max(1, len(samples) // 12)
+    for s in samples[::step] + [samples[-1]]:
+        print(f"{s['rows']:>7} {s['t']:>6.0f} {s['rss_mib']:>8.1f} {s['fds']:>5} {s['threads']:>7}")
+    print(f"after warm-up ({base['rows']} rows): RSS {base['rss_mib']:.1f} MiB; later min {min(rss):.1f}, max {max(rss):.1f}, "
+          f"last {rss[-1]:.1f} MiB -> deviation {min(dev):+.1f}% .. {max(dev):+.1f}% "
+          f"({'within' if max(abs(d) for d in dev) <= 5 else 'OUTSIDE'} ±5%)")
+    print(f"fds: {base['fds']} after warm-up, {warm[-1]['fds']} at the last sample, {after_job['fds']} after the job ended")
+    print(f"threads: {base['threads']} after warm-up, {warm[-1]['threads']} at the last sample, {after_job['threads']} after the job ended")
+
+
+if __name__ == "__main__":
+    main()
