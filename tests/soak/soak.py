@@ -22,7 +22,7 @@ from cluster import FlinkCluster  # noqa: E402
 from run_job import ROOT, render, sql_preamble, udf_jar  # noqa: E402
 
 MODELS = pathlib.Path.home() / ".cache" / "flinkllm" / "models"
-WORK = ROOT / "tests" / "soak" / "work"
+WORK = ROOT / "tests" / "e2e" / "work" / "soak"  # ignored by git
 
 JOB = sql_preamble("soak", 1, "10s") + """
 CREATE TEMPORARY TABLE messages (id BIGINT, message STRING)
