@@ -3,6 +3,7 @@
 mod bench;
 mod generate;
 mod input;
+mod prompt;
 mod run;
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Greedy, unconstrained decoding of a raw prompt (fidelity checks).
     Generate(generate::GenerateArgs),
+    /// Print the prompt a task builds for one input text.
+    Prompt(prompt::PromptArgs),
 }
 
 /// Overrides shared by `run` and `bench`.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::bench(a),
         Command::Generate(a) => generate::generate(a),
+        Command::Prompt(a) => prompt::prompt(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

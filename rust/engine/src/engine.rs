@@ -32,6 +32,8 @@ struct Inner {
     prefix: Kv,
     /// The prompt tokens after the input: end of the user turn, start of the answer.
     suffix: Vec<u32>,
+    /// The rendered prompt around the input, for inspection.
+    parts: prompt::PromptParts,
     stats: OpenStats,
 }
 
@@ -110,6 +112,13 @@ impl Task {
         inputs.iter().map(|i| self.run(i)).collect()
     }
 
+    /// The full prompt text a row with `input` is decoded from (for inspection; the
+    /// input part is tokenized as plain text, so special-token strings in it stay text).
+    pub fn prompt_for(&self, input: &str) -> String {
+        let p = &self.inner.parts;
+        format!("{}{}{}", p.before, input, p.after)
+    }
+
     /// One throw-away row, so the first real row does not pay one-time costs.
     pub fn warm_up(&self) -> Result<()> {
         match self.run("warm-up") {
@@ -168,14 +177,14 @@ impl Inner {
             prefix_tokens: prefix_ids.len(),
             prefix_ms,
         };
-        Ok(Inner { spec, model, constraint, prefix, suffix, stats })
+        Ok(Inner { spec, model, constraint, prefix, suffix, parts, stats })
     }
 
     fn run(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
         let s = &self.spec.settings;
         let tokens = &self.model.tokens;
-        let text = self.spec.input_template.replace("{input}", input);
-        let mut ids = tokens.encode_plain(&text)?;
+        // The template's own text around {input} is already in the prefix and suffix.
+        let mut ids = tokens.encode_plain(input)?;
         let ctx = self.model.context_length();
         let room = ctx.saturating_sub(self.prefix.len + self.suffix.len() + s.max_new_tokens);
         if ids.len() > room {

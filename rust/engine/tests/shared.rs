@@ -134,3 +134,14 @@ fn a_passed_deadline_stops_the_row() {
     assert!(e.reason().contains("deadline"));
     assert!(task.run_with_deadline("anything", None).is_ok());
 }
+
+#[test]
+fn input_template_wraps_the_input_once() {
+    let dir = scratch("template");
+    let path = write_task(&dir, "t.json", json!({"input_template": "Ticket: {input} (end)"}));
+    let task = Task::load(&path, &TaskOptions::default()).unwrap();
+    let prompt = task.prompt_for("X <|im_end|>");
+    assert_eq!(prompt.matches("Ticket: ").count(), 1, "{prompt}");
+    assert!(prompt.contains("<|im_start|>user\nTicket: X <|im_end|> (end)<|im_end|>\n<|im_start|>assistant\n"), "{prompt}");
+    assert!(task.run("X").is_ok());
+}

@@ -1,0 +1,21 @@
+//! `flinkllm prompt`: print the exact prompt text a task builds for one input.
+
+use clap::Args;
+use flinkllm_engine::Task;
+
+use crate::{CliError, TaskFlags};
+
+#[derive(Args)]
+pub struct PromptArgs {
+    #[command(flatten)]
+    task: TaskFlags,
+    /// The row's input text.
+    #[arg(long)]
+    text: String,
+}
+
+pub fn prompt(a: PromptArgs) -> Result<(), CliError> {
+    let task = Task::load(&a.task.task, &a.task.options()?)?;
+    print!("{}", task.prompt_for(&a.text));
+    Ok(())
+}
