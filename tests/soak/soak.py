@@ -119,7 +119,7 @@ def report(samples, after_job, total, warmup_share, seconds):
     base = warm[0]
     rss = [s["rss_mib"] for s in warm]
     dev = [(r - base["rss_mib"]) / base["rss_mib"] * 100 for r in rss]
-    print(f"\nsoak: {total} rows in {seconds:.0f}s ({total / seconds:.0f} rows/s incl. cluster start), {len(samples)} samples")
+    print(f"\nsoak: {total} rows in {seconds:.0f}s ({total / seconds:.0f} rows/s, SQL client and job start included), {len(samples)} samples")
     print(f"{'rows':>7} {'t s':>6} {'RSS MiB':>8} {'fds':>5} {'threads':>7}")
     step = max(1, len(samples) // 12)
     for s in samples[::step] + [samples[-1]]:
