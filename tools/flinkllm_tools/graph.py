@@ -54,6 +54,30 @@ class BlockQuantized:
     block_offsets: np.ndarray = None  # float32 [N, blocks]: added as offset * sum(x over block)
 
 
+def fuse(specs):
+    """One projection for several that read the same input (q/k/v, gate/up): fewer, larger
+    matmuls, which on CPU saves per-node overhead that rivals the small matmuls themselves.
+    Returns the fused spec, or None when the specs cannot share one node."""
+    if all(isinstance(s, Dense) for s in specs):
+        return Dense(np.concatenate([s.weight for s in specs], axis=0))
+    if not all(isinstance(s, BlockQuantized) for s in specs):
+        return None
+    first = specs[0]
+    same = all((s.bits, s.block_size, s.in_features) == (first.bits, first.block_size, first.in_features)
+               and (s.zero_points is None) == (first.zero_points is None)
+               and (s.block_offsets is None) == (first.block_offsets is None) for s in specs)
+    if not same or first.zero_points is not None:
+        return None
+    return BlockQuantized(
+        np.concatenate([s.packed for s in specs], axis=0), np.concatenate([s.scales for s in specs]), None,
+        first.bits, first.block_size, first.in_features, sum(s.out_features for s in specs),
+        block_offsets=None if first.block_offsets is None else np.concatenate([s.block_offsets for s in specs]))
+
+
+def out_features(spec):
+    return spec.weight.shape[0] if isinstance(spec, Dense) else spec.out_features
+
+
 class _Builder:
     """Collects nodes and initializers with unique names."""
 
@@ -123,6 +147,16 @@ class DecoderGraph:
             y = b.op("Add", [y, b.const(bias.astype(np.float32), "bias")])
         return y
 
+    def projections(self, x, specs, biases=None):
+        """x @ each spec, fused into one node and split when possible."""
+        fused = fuse(specs)
+        if fused is None:
+            return [self.linear(x, spec, bias) for spec, bias in zip(specs, biases or [None] * len(specs))]
+        bias = None if biases is None else np.concatenate(biases)
+        y = self.linear(x, fused, bias)
+        return self.b.op("Split", [y, self._i64([out_features(s) for s in specs])], axis=-1,
+                         outputs=[self.b.name("proj") for _ in specs])
+
     def _block_offset_term(self, x, spec):
         """sum over blocks of offset[n, blk] * sum(x[k] for k in blk): [.., K] → [.., N]."""
         b = self.b
@@ -168,9 +202,8 @@ class DecoderGraph:
     def attention(self, layer, x, bias, cos, sin):
         b, c, w = self.b, self.c, self.w
         p = f"layers.{layer}."
-        q = self.linear(x, w(p + "q"), w(p + "q_bias") if c.attention_bias else None)
-        k = self.linear(x, w(p + "k"), w(p + "k_bias") if c.attention_bias else None)
-        v = self.linear(x, w(p + "v"), w(p + "v_bias") if c.attention_bias else None)
+        biases = [w(p + n) for n in ("q_bias", "k_bias", "v_bias")] if c.attention_bias else None
+        q, k, v = self.projections(x, [w(p + "q"), w(p + "k"), w(p + "v")], biases)
         q = self.apply_rotary(self.heads(q, c.num_heads), cos, sin)
         k = self.apply_rotary(self.heads(k, c.num_kv_heads), cos, sin)
         v = self.heads(v, c.num_kv_heads)
@@ -193,8 +226,7 @@ class DecoderGraph:
 
     def mlp(self, layer, x):
         b, w, p = self.b, self.w, f"layers.{layer}."
-        gate = self.linear(x, w(p + "gate"))
-        up = self.linear(x, w(p + "up"))
+        gate, up = self.projections(x, [w(p + "gate"), w(p + "up")])
         activated = b.op("Mul", [b.op("Mul", [gate, b.op("Sigmoid", [gate])]), up])
         return self.linear(activated, w(p + "down"))
 
