@@ -10,7 +10,11 @@ import pytest
 from conftest import ROOT, TOOLS  # tests/conftest.py (the one conftest of the suite)
 
 BINARY = os.path.join(ROOT, "target", "release", "flinkllm")
-DATASETS = os.path.join(ROOT, "sql", "data")  # the project's copy of the shared datasets
+# The shared datasets beside the checkout (CI has them, and they may hold inputs this
+# project never saw); a clone without them uses the project's copy in sql/data.
+_SHARED_DATASETS = os.path.join(os.path.dirname(ROOT), "shared", "datasets")
+DATASETS = os.environ.get("FLINKLLM_DATASETS") or (
+    _SHARED_DATASETS if os.path.isdir(_SHARED_DATASETS) else os.path.join(ROOT, "sql", "data"))
 TASKS = os.path.join(ROOT, "tasks")
 
 
