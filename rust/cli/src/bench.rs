@@ -3,7 +3,10 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use flinkllm_engine::Task;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use flinkllm_engine::{BatchConfig, RowStats, Task};
 use serde_json::json;
 
 use crate::input::{peak_rss_mb, read_rows};
@@ -19,6 +22,10 @@ pub struct BenchArgs {
     /// Rows run before timing starts (not counted).
     #[arg(long, default_value_t = 1)]
     warmup: usize,
+    /// Rows in flight at once, from as many threads, sharing forward passes through the
+    /// task's batching worker (max batch = this); 1 runs rows alone, one after another.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
 }
 
 pub fn bench(a: BenchArgs) -> Result<(), CliError> {
@@ -38,26 +45,48 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         let _ = task.run(t);
     }
 
+    let concurrency = a.concurrency.max(1);
+    task.set_batching(BatchConfig { max_batch: concurrency, ..BatchConfig::default() })?;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(f64, Option<RowStats>)>> = Mutex::new(Vec::with_capacity(n));
+    let run_started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..concurrency {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let t = &texts[i % texts.len()];
+                let row_started = Instant::now();
+                let r = if concurrency == 1 { task.run_single_stream(t) } else { task.run_with_stats(t) };
+                let ms = row_started.elapsed().as_secs_f64() * 1e3;
+                if let Ok(mut all) = results.lock() {
+                    all.push((ms, r.ok().map(|(_, s)| s)));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().map_err(|_| CliError("a bench thread panicked".into()))?;
     let mut latencies = Vec::with_capacity(n);
     let (mut ok, mut errors) = (0usize, 0usize);
-    let (mut gen, mut steps, mut forced, mut prompt) = (0usize, 0usize, 0usize, 0usize);
-    let (mut forward, mut constraint) = (Duration::ZERO, Duration::ZERO);
-    let run_started = Instant::now();
-    for t in texts.iter().cycle().take(n) {
-        let row_started = Instant::now();
-        match task.run_with_stats(t) {
-            Ok((_, s)) => {
-                ok += 1;
-                gen += s.generated_tokens;
-                steps += s.decode_steps;
-                forced += s.forced_tokens;
-                prompt += s.prompt_tokens;
-                forward += s.forward_time;
-                constraint += s.constraint_time;
-            }
-            Err(_) => errors += 1,
-        }
-        latencies.push(row_started.elapsed().as_secs_f64() * 1e3);
+    let (mut gen, mut steps, mut forced, mut prompt, mut batch_rows) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut forward, mut constraint, mut queue) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for (ms, stats) in results {
+        latencies.push(ms);
+        let Some(s) = stats else {
+            errors += 1;
+            continue;
+        };
+        ok += 1;
+        gen += s.generated_tokens;
+        steps += s.decode_steps;
+        forced += s.forced_tokens;
+        prompt += s.prompt_tokens;
+        batch_rows += s.batch_rows;
+        forward += s.forward_time;
+        constraint += s.constraint_time;
+        queue += s.queue_time;
     }
     let secs = run_started.elapsed().as_secs_f64().max(1e-9);
     latencies.sort_by(f64::total_cmp);
@@ -69,6 +98,9 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         "model": task.model().manifest.name,
         "precision": task.model().manifest.precision,
         "threads": task.settings().threads,
+        "concurrency": concurrency,
+        "mean_batch_rows": round(batch_rows as f64 / steps.max(1) as f64, 2),
+        "queue_ms_per_row": round(queue.as_secs_f64() * 1e3 / ok.max(1) as f64, 1),
         "rows": n,
         "ok": ok,
         "errors": errors,

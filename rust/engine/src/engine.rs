@@ -9,6 +9,7 @@ use std::time::Instant;
 use once_cell::sync::Lazy;
 use serde_json::Value;
 
+use crate::batch::{BatchConfig, Request, Scheduler, Shared};
 use crate::constraint::{compile, Compiled};
 use crate::error::{Error, Result};
 use crate::generate::{self, RowLimits, RowStats};
@@ -29,7 +30,10 @@ struct Inner {
     spec: TaskSpec,
     model: Arc<Model>,
     constraint: Arc<Compiled>,
-    prefix: Kv,
+    prefix: Arc<Kv>,
+    /// The batching worker, started by the first batched row (and restarted when the
+    /// configuration changes).
+    batching: Mutex<(BatchConfig, Option<Arc<Scheduler>>)>,
     /// The prompt tokens after the input: end of the user turn, start of the answer.
     suffix: Vec<u32>,
     /// The rendered prompt around the input, for inspection.
@@ -48,6 +52,12 @@ pub struct OpenStats {
     pub index_bytes: usize,
     pub prefix_tokens: usize,
     pub prefix_ms: f64,
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Single,
+    Batched,
 }
 
 type TaskKey = (PathBuf, String);
@@ -106,10 +116,37 @@ impl Task {
         self.inner.run(input, deadline)
     }
 
+    /// Runs one input alone on this thread, bypassing the batching worker (the
+    /// reference that batched results must equal).
+    pub fn run_single_stream(&self, input: &str) -> Result<(Value, RowStats)> {
+        self.inner.run_with(input, None, Mode::Single)
+    }
+
     /// Runs many inputs, results in input order; one row's error never affects another.
-    /// (Sequential today; the batching scheduler will keep this signature.)
+    /// The rows share forward passes (up to the task's `max_batch`).
     pub fn run_batch(&self, inputs: &[&str]) -> Vec<Result<Value>> {
-        inputs.iter().map(|i| self.run(i)).collect()
+        std::thread::scope(|s| {
+            let handles: Vec<_> = inputs.iter().map(|i| s.spawn(move || self.run(i))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Runtime("row thread panicked".into()))))
+                .collect()
+        })
+    }
+
+    /// How this task batches rows. Every `Task` handle of the same file and options
+    /// shares one configuration; changing it lets rows already in flight finish on the
+    /// old worker.
+    pub fn set_batching(&self, config: BatchConfig) -> Result<()> {
+        let mut b = self.inner.lock_batching()?;
+        if b.0 != config {
+            *b = (config, None);
+        }
+        Ok(())
+    }
+
+    pub fn batching(&self) -> Result<BatchConfig> {
+        Ok(self.inner.lock_batching()?.0)
     }
 
     /// The full prompt text a row with `input` is decoded from (for inspection; the
@@ -177,10 +214,37 @@ impl Inner {
             prefix_tokens: prefix_ids.len(),
             prefix_ms,
         };
-        Ok(Inner { spec, model, constraint, prefix, suffix, parts, stats })
+        let batching = Mutex::new((BatchConfig::default(), None));
+        Ok(Inner { spec, model, constraint, prefix: Arc::new(prefix), batching, suffix, parts, stats })
     }
 
     fn run(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
+        self.run_with(input, deadline, Mode::Batched)
+    }
+
+    fn lock_batching(&self) -> Result<std::sync::MutexGuard<'_, (BatchConfig, Option<Arc<Scheduler>>)>> {
+        self.batching.lock().map_err(|_| Error::Runtime("batching lock poisoned".into()))
+    }
+
+    /// The running batching worker, or `None` when rows run alone (`max_batch` 1).
+    fn scheduler(&self) -> Result<Option<Arc<Scheduler>>> {
+        let mut b = self.lock_batching()?;
+        if b.0.max_batch <= 1 {
+            return Ok(None);
+        }
+        if b.1.is_none() {
+            let shared = Shared {
+                model: self.model.clone(),
+                compiled: self.constraint.clone(),
+                prefix: self.prefix.clone(),
+                config: b.0,
+            };
+            b.1 = Some(Arc::new(Scheduler::start(shared)?));
+        }
+        Ok(b.1.clone())
+    }
+
+    fn run_with(&self, input: &str, deadline: Option<Instant>, mode: Mode) -> Result<(Value, RowStats)> {
         let s = &self.spec.settings;
         let tokens = &self.model.tokens;
         // The template's own text around {input} is already in the prefix and suffix.
@@ -206,6 +270,20 @@ impl Inner {
         ids.extend_from_slice(&self.suffix);
         let sampling = Sampling { temperature: s.temperature, top_p: s.top_p, seed: s.seed };
         let limits = RowLimits { max_new_tokens: s.max_new_tokens, context_length: ctx, deadline };
-        generate::constrained(&self.model, &self.constraint, &self.prefix, ids, &sampling, input, &limits)
+        let scheduler = match mode {
+            Mode::Batched => self.scheduler()?,
+            Mode::Single => None,
+        };
+        match scheduler {
+            Some(s) => s.run(Request {
+                ids,
+                sampling,
+                rng_input: input.to_string(),
+                limits,
+                submitted: Instant::now(),
+                reply: std::sync::mpsc::channel().0,
+            }),
+            None => generate::constrained(&self.model, &self.constraint, &self.prefix, ids, &sampling, input, &limits),
+        }
     }
 }

@@ -1,14 +1,20 @@
 //! The decoding loop for one row: jump-forward over forced text, one forward pass
 //! per model-chosen token, hard limits, and the final parse + validation.
+//!
+//! [`RowDecoder`] holds one row's state between forward passes, so the same logic
+//! drives a single stream ([`constrained`]) and the batching scheduler, which runs
+//! many decoders through one forward pass per step.
 
 use std::time::{Duration, Instant};
 
+use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::constraint::{Compiled, RowConstraint};
 use crate::error::{Error, Result};
 use crate::model::{Kv, Model};
 use crate::sampler::{self, Sampling};
+use crate::tokens::TokenText;
 
 /// Figures about one row, for `flinkllm bench` and metrics.
 #[derive(Debug, Clone, Default)]
@@ -20,12 +26,20 @@ pub struct RowStats {
     pub forced_tokens: usize,
     /// Forward passes (the first one also carries the prompt).
     pub decode_steps: usize,
+    /// Wall time of this row's forward passes (a batched pass counts fully for every
+    /// row in it).
     pub forward_time: Duration,
     /// Time spent in the constraint (masks, tracker, forced text and its tokenizing).
     pub constraint_time: Duration,
+    /// Time between submitting the row and its first forward pass (batching queue).
+    pub queue_time: Duration,
+    /// Rows in the forward passes of this row, summed over its steps (mean batch
+    /// size = this / decode_steps).
+    pub batch_rows: usize,
     pub total_time: Duration,
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct RowLimits {
     pub max_new_tokens: usize,
     pub context_length: usize,
@@ -33,8 +47,142 @@ pub struct RowLimits {
     pub deadline: Option<Instant>,
 }
 
-/// Decodes one row from `past` (the task's prefix cache) and `prompt` (the row's
-/// remaining prompt tokens).
+/// One row between forward passes.
+pub struct RowDecoder<'a> {
+    compiled: &'a Compiled,
+    rc: RowConstraint<'a>,
+    rng: ChaCha8Rng,
+    sampling: Sampling,
+    limits: RowLimits,
+    pub stats: RowStats,
+    started: Instant,
+    /// Tokens to feed in the next forward pass.
+    pending: Vec<u32>,
+    /// Positions already in this row's cache (prefix included).
+    cached: usize,
+}
+
+impl<'a> RowDecoder<'a> {
+    /// A row to decode after `cached` tokens of prefix cache, from its remaining `prompt`.
+    pub fn new(compiled: &'a Compiled, cached: usize, prompt: Vec<u32>, sampling: Sampling, rng_input: &str, limits: RowLimits) -> Self {
+        RowDecoder {
+            compiled,
+            rc: RowConstraint::new(compiled),
+            rng: sampler::row_rng(sampling.seed, rng_input),
+            sampling,
+            limits,
+            stats: RowStats { prompt_tokens: prompt.len(), ..Default::default() },
+            started: Instant::now(),
+            pending: prompt,
+            cached,
+        }
+    }
+
+    /// Runs the constraint up to the next forward pass (jump-forward, limits).
+    /// `Ok(None)`: feed [`Self::pending`] next; `Ok(Some(..))`: the row is finished.
+    pub fn prepare(&mut self, tokens: &TokenText) -> Result<Option<(Value, RowStats)>> {
+        let t = Instant::now();
+        let forced = self.rc.forced_text();
+        if !forced.is_empty() {
+            let mut ids = tokens.encode_plain(&forced)?;
+            ids.truncate(self.limits.max_new_tokens.saturating_sub(self.stats.generated_tokens) + 1);
+            let n = self.rc.take_forced(tokens, &ids)?;
+            self.pending.extend_from_slice(&ids[..n]);
+            self.stats.generated_tokens += n;
+            self.stats.forced_tokens += n;
+        }
+        let complete = self.rc.is_complete();
+        self.stats.constraint_time += t.elapsed();
+        if self.stats.generated_tokens > self.limits.max_new_tokens {
+            return Err(self.over_limit());
+        }
+        if complete {
+            return self.finish().map(Some);
+        }
+        if self.stats.generated_tokens >= self.limits.max_new_tokens {
+            return Err(self.over_limit());
+        }
+        if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::GenerationLimit(format!(
+                "row deadline reached after {} ms and {} output tokens",
+                self.started.elapsed().as_millis(),
+                self.stats.generated_tokens
+            )));
+        }
+        if self.cached + self.pending.len() >= self.limits.context_length {
+            return Err(Error::GenerationLimit(format!(
+                "context window of {} tokens reached before the JSON was complete",
+                self.limits.context_length
+            )));
+        }
+        Ok(None)
+    }
+
+    /// Tokens for the next forward pass (never empty after `prepare` returned `None`).
+    pub fn pending(&self) -> &[u32] {
+        &self.pending
+    }
+
+    /// Positions already cached for this row (the first pending token's position).
+    pub fn cached(&self) -> usize {
+        self.cached
+    }
+
+    /// Takes the pass that fed the first `fed` pending tokens: once every pending
+    /// token is in the cache, chooses the next token from the last position's logits.
+    /// `Ok(Some(..))`: the row is finished.
+    pub fn accept(&mut self, tokens: &TokenText, logits: &[f32], fed: usize, forward: Duration, batch_rows: usize) -> Result<Option<(Value, RowStats)>> {
+        if self.stats.decode_steps == 0 {
+            self.stats.queue_time = self.started.elapsed().saturating_sub(forward);
+        }
+        self.stats.forward_time += forward;
+        self.stats.decode_steps += 1;
+        self.stats.batch_rows += batch_rows;
+        let fed = fed.min(self.pending.len());
+        self.cached += fed;
+        self.pending.drain(..fed);
+        if !self.pending.is_empty() {
+            return Ok(None);
+        }
+        let t = Instant::now();
+        let pick = self.rc.pick(tokens)?;
+        let id = sampler::choose(logits, &pick, &self.sampling, &mut self.rng)?;
+        let stop = self.rc.advance(tokens, id)?;
+        self.stats.constraint_time += t.elapsed();
+        if stop {
+            return self.finish().map(Some);
+        }
+        self.pending.push(id);
+        self.stats.generated_tokens += 1;
+        Ok(None)
+    }
+
+    fn over_limit(&self) -> Error {
+        Error::GenerationLimit(format!(
+            "max_new_tokens={} reached before the JSON was complete ({} bytes written)",
+            self.limits.max_new_tokens,
+            self.rc.text.len()
+        ))
+    }
+
+    fn finish(&mut self) -> Result<(Value, RowStats)> {
+        self.rc.finish()?;
+        let text = String::from_utf8(std::mem::take(&mut self.rc.text))
+            .map_err(|_| Error::Runtime("output is not valid UTF-8".into()))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Runtime(format!("output is not JSON ({e}): {text}")))?;
+        self.compiled
+            .validator
+            .validate(&value)
+            .map_err(|e| Error::Runtime(format!("output failed schema validation ({e}): {text}")))?;
+        let mut stats = self.stats.clone();
+        stats.total_time = self.started.elapsed();
+        Ok((value, stats))
+    }
+}
+
+/// Decodes one row alone from `past` (the task's prefix cache) and `prompt` (the
+/// row's remaining prompt tokens).
 pub fn constrained(
     model: &Model,
     compiled: &Compiled,
@@ -44,86 +192,21 @@ pub fn constrained(
     rng_input: &str,
     limits: &RowLimits,
 ) -> Result<(Value, RowStats)> {
-    let started = Instant::now();
     let tokens = &model.tokens;
-    let mut stats = RowStats { prompt_tokens: prompt.len(), ..Default::default() };
-    let mut rng = sampler::row_rng(sampling.seed, rng_input);
-    let mut rc = RowConstraint::new(compiled);
-    let mut pending = prompt;
+    let mut row = RowDecoder::new(compiled, past.len, prompt, *sampling, rng_input, *limits);
     let mut kv: Option<Kv> = None;
     loop {
-        let t = Instant::now();
-        let forced = rc.forced_text();
-        if !forced.is_empty() {
-            let mut ids = tokens.encode_plain(&forced)?;
-            ids.truncate(limits.max_new_tokens.saturating_sub(stats.generated_tokens) + 1);
-            let n = rc.take_forced(tokens, &ids)?;
-            pending.extend_from_slice(&ids[..n]);
-            stats.generated_tokens += n;
-            stats.forced_tokens += n;
-        }
-        let complete = rc.is_complete();
-        stats.constraint_time += t.elapsed();
-        if stats.generated_tokens > limits.max_new_tokens {
-            break;
-        }
-        if complete {
-            return finish(rc, compiled, stats, started);
-        }
-        if stats.generated_tokens >= limits.max_new_tokens {
-            break;
-        }
-        if limits.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::GenerationLimit(format!(
-                "row deadline reached after {} ms and {} output tokens",
-                started.elapsed().as_millis(),
-                stats.generated_tokens
-            )));
-        }
-        let past_len = kv.as_ref().map_or(past.len, |k| k.len);
-        if past_len + pending.len() >= limits.context_length {
-            return Err(Error::GenerationLimit(format!(
-                "context window of {} tokens reached before the JSON was complete",
-                limits.context_length
-            )));
+        if let Some(done) = row.prepare(tokens)? {
+            return Ok(done);
         }
         let t = Instant::now();
-        let step = model.forward(&pending, kv.as_ref().unwrap_or(past))?;
-        stats.forward_time += t.elapsed();
-        stats.decode_steps += 1;
+        let fed = row.pending().len();
+        let step = model.forward(row.pending(), kv.as_ref().unwrap_or(past))?;
         kv = Some(step.kv);
-        pending.clear();
-
-        let t = Instant::now();
-        let pick = rc.pick(tokens)?;
-        let id = sampler::choose(&step.logits, &pick, sampling, &mut rng)?;
-        let stop = rc.advance(tokens, id)?;
-        stats.constraint_time += t.elapsed();
-        if stop {
-            return finish(rc, compiled, stats, started);
+        if let Some(done) = row.accept(tokens, &step.logits, fed, t.elapsed(), 1)? {
+            return Ok(done);
         }
-        pending.push(id);
-        stats.generated_tokens += 1;
     }
-    Err(Error::GenerationLimit(format!(
-        "max_new_tokens={} reached before the JSON was complete ({} bytes written)",
-        limits.max_new_tokens,
-        rc.text.len()
-    )))
-}
-
-fn finish(mut rc: RowConstraint, compiled: &Compiled, mut stats: RowStats, started: Instant) -> Result<(Value, RowStats)> {
-    rc.finish()?;
-    let text = String::from_utf8(std::mem::take(&mut rc.text))
-        .map_err(|_| Error::Runtime("output is not valid UTF-8".into()))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Runtime(format!("output is not JSON ({e}): {text}")))?;
-    compiled
-        .validator
-        .validate(&value)
-        .map_err(|e| Error::Runtime(format!("output failed schema validation ({e}): {text}")))?;
-    stats.total_time = started.elapsed();
-    Ok((value, stats))
 }
 
 /// Greedy decoding without any constraint, for checking fidelity against a reference

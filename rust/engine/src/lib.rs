@@ -8,6 +8,7 @@
 //! - [`Task::load`]: open a task (model shared process-wide), then [`Task::run`] /
 //!   [`Task::run_batch`] per input; [`Error::kind`] tells what went wrong.
 
+mod batch;
 pub mod constraint;
 mod engine;
 mod error;
@@ -24,6 +25,7 @@ pub mod tokens;
 
 use std::path::{Path, PathBuf};
 
+pub use batch::BatchConfig;
 pub use engine::{OpenStats, Task};
 pub use error::{Error, ErrorKind, Result};
 pub use generate::RowStats;

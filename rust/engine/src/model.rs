@@ -41,6 +41,25 @@ pub struct Kv {
     pub len: usize,
 }
 
+/// Inputs of one (possibly batched) forward pass, row-major.
+pub struct Rows<'a> {
+    pub rows: usize,
+    /// New tokens per row (the same for every row; shorter rows are left-padded).
+    pub new: usize,
+    pub ids: Vec<i64>,
+    /// `rows x (past + new)`: 1 = attend, 0 = padding.
+    pub mask: Vec<i64>,
+    pub positions: Vec<i64>,
+    /// Per layer key then value, `[rows, kv_heads, past, head_dim]`.
+    pub past: &'a [DynValue],
+}
+
+/// What a batched forward pass returns: `rows x vocab` logits, the new cache.
+pub struct Output {
+    pub logits: Vec<f32>,
+    pub present: Vec<DynValue>,
+}
+
 /// What one forward pass returns: logits of the last position, and the new cache.
 pub struct Step {
     pub logits: Vec<f32>,
@@ -121,22 +140,49 @@ impl Model {
         if ids.is_empty() {
             return Err(Error::Runtime("forward pass with no tokens".into()));
         }
-        let io = &self.manifest.io;
         let n = ids.len();
         let total = past.len + n;
-        let input_ids = Tensor::from_array(([1usize, n], ids.iter().map(|i| *i as i64).collect::<Vec<i64>>()))?;
-        let mask = Tensor::from_array(([1usize, total], vec![1i64; total]))?;
+        let out = self.run(Rows {
+            rows: 1,
+            new: n,
+            ids: ids.iter().map(|i| *i as i64).collect(),
+            mask: vec![1i64; total],
+            positions: (past.len..total).map(|p| p as i64).collect(),
+            past: &past.values,
+        })?;
+        let logits = out.logits;
+        Ok(Step { logits, kv: Kv { values: out.present, len: total } })
+    }
+
+    /// One forward pass over `rows` rows of `new` tokens each after a shared-length
+    /// past (padding marked by zeros in `mask`). Returns every row's logits for its
+    /// last position only: callers pad on the left, so that is each row's last real
+    /// token, and `num_logits_to_keep` = 1 (one N for all rows) skips projecting the
+    /// vocabulary for every other position.
+    pub fn run(&self, input: Rows<'_>) -> Result<Output> {
+        let io = &self.manifest.io;
+        let (b, n) = (input.rows, input.new);
+        if b == 0 || n == 0 {
+            return Err(Error::Runtime("forward pass with no tokens".into()));
+        }
+        let total = input.mask.len() / b;
+        let padded = input.mask.contains(&0);
+        let input_ids = Tensor::from_array(([b, n], input.ids))?;
+        let mask = Tensor::from_array(([b, total], input.mask))?;
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(self.names.past.len() + 4);
         inputs.push((io.input_ids.as_str().into(), input_ids.into()));
         inputs.push((io.attention_mask.as_str().into(), mask.into()));
         if let Some(name) = &io.position_ids {
-            let pos: Vec<i64> = (past.len..total).map(|p| p as i64).collect();
-            inputs.push((name.as_str().into(), Tensor::from_array(([1usize, n], pos))?.into()));
+            inputs.push((name.as_str().into(), Tensor::from_array(([b, n], input.positions))?.into()));
+        } else if padded {
+            // Without position ids the graph derives positions from the mask's column
+            // index, which padding would shift.
+            return Err(Error::Runtime("this graph has no position_ids input, so rows cannot be padded".into()));
         }
         if let Some(name) = &io.num_logits_to_keep {
             inputs.push((name.as_str().into(), Tensor::from_array((Vec::<i64>::new(), vec![1i64]))?.into()));
         }
-        for (name, v) in self.names.past.iter().zip(&past.values) {
+        for (name, v) in self.names.past.iter().zip(input.past) {
             inputs.push((name.as_str().into(), v.into()));
         }
         let mut session = self
@@ -150,18 +196,24 @@ impl Model {
                 .ok_or_else(|| Error::Runtime(format!("graph output {:?} missing", io.logits)))?;
             let (shape, data) = value.try_extract_tensor::<f32>()?;
             let vocab = shape.last().copied().unwrap_or(0) as usize;
-            if vocab == 0 || data.len() < vocab {
+            if vocab == 0 || data.len() % (b * vocab) != 0 || data.is_empty() {
                 return Err(Error::Runtime(format!("unexpected logits shape {shape:?}")));
             }
-            data[data.len() - vocab..].to_vec()
+            // [b, kept, vocab]: keep each row's last position.
+            let per_row = data.len() / b;
+            let mut last = Vec::with_capacity(b * vocab);
+            for r in 0..b {
+                last.extend_from_slice(&data[(r + 1) * per_row - vocab..(r + 1) * per_row]);
+            }
+            last
         };
-        let mut values = Vec::with_capacity(self.names.present.len());
+        let mut present = Vec::with_capacity(self.names.present.len());
         for name in &self.names.present {
-            values.push(
+            present.push(
                 out.remove(name)
                     .ok_or_else(|| Error::Runtime(format!("graph output {name:?} missing")))?,
             );
         }
-        Ok(Step { logits, kv: Kv { values, len: total } })
+        Ok(Output { logits, present })
     }
 }

@@ -1,0 +1,88 @@
+//! Continuous batching: rows of one task, submitted from any thread, decode together
+//! in one forward pass per step. Rows join and leave between steps; each row keeps
+//! its own positions, mask and cache line, and starts from the task's shared prefix
+//! cache (copied in, never recomputed).
+//!
+//! One worker thread per task owns the batch. Callers block on a bounded queue
+//! (backpressure) and then on their row's reply.
+
+mod slots;
+mod worker;
+
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::constraint::Compiled;
+use crate::error::{Error, Result};
+use crate::generate::{RowLimits, RowStats};
+use crate::model::{Kv, Model};
+use crate::sampler::Sampling;
+
+/// How a task batches rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Most rows in one forward pass; 1 runs every row alone on its caller's thread.
+    pub max_batch: usize,
+    /// Rows waiting to join; submitting to a full queue blocks the caller.
+    pub queue_capacity: usize,
+    /// How long an idle worker waits for more rows before running a partial batch.
+    pub max_wait: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        // 16 rows: past that a 2-core CPU is compute-bound and latency grows linearly.
+        BatchConfig { max_batch: 16, queue_capacity: 64, max_wait: Duration::from_millis(2) }
+    }
+}
+
+pub(crate) type Reply = Result<(Value, RowStats)>;
+
+pub(crate) struct Request {
+    pub ids: Vec<u32>,
+    pub sampling: Sampling,
+    pub rng_input: String,
+    pub limits: RowLimits,
+    pub submitted: Instant,
+    pub reply: mpsc::Sender<Reply>,
+}
+
+/// What the worker needs from the task (not the task itself, so that dropping the
+/// last `Task` closes the queue and ends the worker).
+pub(crate) struct Shared {
+    pub model: Arc<Model>,
+    pub compiled: Arc<Compiled>,
+    pub prefix: Arc<Kv>,
+    pub config: BatchConfig,
+}
+
+pub(crate) struct Scheduler {
+    queue: SyncSender<Request>,
+}
+
+impl Scheduler {
+    pub fn start(shared: Shared) -> Result<Scheduler> {
+        let (queue, rx) = mpsc::sync_channel(shared.config.queue_capacity.max(1));
+        std::thread::Builder::new()
+            .name("flinkllm-batch".into())
+            .spawn(move || worker::run(shared, rx))
+            .map_err(|e| Error::Runtime(format!("cannot start the batching thread: {e}")))?;
+        Ok(Scheduler { queue })
+    }
+
+    /// Queues a row (blocking while the queue is full) and waits for its result.
+    pub fn run(&self, request: Request) -> Reply {
+        let rx: Receiver<Reply> = {
+            let (tx, rx) = mpsc::channel();
+            self.queue
+                .send(Request { reply: tx, ..request })
+                .map_err(|_| Error::Runtime("the batching thread has stopped".into()))?;
+            rx
+        };
+        rx.recv()
+            .unwrap_or_else(|_| Err(Error::Runtime("the batching thread dropped the row (panic in the engine)".into())))
+    }
+}
