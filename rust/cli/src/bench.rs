@@ -46,7 +46,7 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     }
 
     let concurrency = a.concurrency.max(1);
-    task.set_batching(BatchConfig { max_batch: concurrency, ..BatchConfig::default() })?;
+    task.set_batching(BatchConfig::batched(concurrency))?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(f64, Option<RowStats>)>> = Mutex::new(Vec::with_capacity(n));
     let run_started = Instant::now();

@@ -123,15 +123,34 @@ impl Task {
     }
 
     /// Runs many inputs, results in input order; one row's error never affects another.
-    /// The rows share forward passes (up to the task's `max_batch`).
+    /// With batching on, up to `max_batch` rows are in flight and share forward passes.
     pub fn run_batch(&self, inputs: &[&str]) -> Vec<Result<Value>> {
+        let width = self.batching().map_or(1, |b| b.max_batch).clamp(1, inputs.len().max(1));
+        if width == 1 {
+            return inputs.iter().map(|i| self.run(i)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Vec<Mutex<Option<Result<Value>>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|s| {
-            let handles: Vec<_> = inputs.iter().map(|i| s.spawn(move || self.run(i))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Runtime("row thread panicked".into()))))
-                .collect()
-        })
+            for _ in 0..width {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let r = self.run(input);
+                    if let Ok(mut slot) = done[i].lock() {
+                        *slot = Some(r);
+                    }
+                });
+            }
+        });
+        done.into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| Err(Error::Runtime("row thread panicked".into())))
+            })
+            .collect()
     }
 
     /// How this task batches rows. Every `Task` handle of the same file and options

@@ -32,10 +32,24 @@ pub struct BatchConfig {
     pub max_wait: Duration,
 }
 
+impl BatchConfig {
+    /// Rows per pass when batching is on: past 16 a 2-core CPU is compute-bound and
+    /// latency grows with every added row.
+    pub const MAX_BATCH: usize = 16;
+
+    /// Batching on with `max_batch` rows per pass.
+    pub fn batched(max_batch: usize) -> BatchConfig {
+        BatchConfig { max_batch, queue_capacity: 4 * max_batch.max(1), ..BatchConfig::default() }
+    }
+}
+
 impl Default for BatchConfig {
+    /// Off (every row alone): a batched row's float results depend on the other rows'
+    /// lengths (ONNX Runtime's attention kernels round differently per layout), and
+    /// with the int8 model that can change greedy output. Rows then depend on timing,
+    /// which Flink replays would notice; so batching is something a job opts into.
     fn default() -> Self {
-        // 16 rows: past that a 2-core CPU is compute-bound and latency grows linearly.
-        BatchConfig { max_batch: 16, queue_capacity: 64, max_wait: Duration::from_millis(2) }
+        BatchConfig { max_batch: 1, queue_capacity: 64, max_wait: Duration::from_millis(2) }
     }
 }
 

@@ -1,0 +1,56 @@
+"""The throughput table: the engine alone (one row at a time) and with N rows in flight
+(continuous batching), and llama.cpp on the same task, all in one run so the ratios
+compare figures taken under the same machine load.
+
+Usage: bench/table [--task T] [--input IN.jsonl] [--rows N] [--concurrency 4,8,16] [--skip-llamacpp]
+Prints the figures each engine's bench printed (one JSON line each) to stderr and a
+Markdown table to stdout. Timings are figures, never checks.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout
+    line = [l for l in out.splitlines() if l.startswith("{")][-1]
+    print(line, file=sys.stderr)
+    return json.loads(line)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", default="tasks/support_ticket.task.json")
+    p.add_argument("--input", default="sql/data/support_tickets.jsonl")
+    p.add_argument("--rows", type=int, default=40)
+    p.add_argument("--concurrency", default="4,8,16")
+    p.add_argument("--flinkllm", default=os.path.join(ROOT, "target/release/flinkllm"))
+    p.add_argument("--skip-llamacpp", action="store_true")
+    a = p.parse_args()
+
+    base = [a.flinkllm, "bench", "--task", a.task, "--input", a.input, "--rows", str(a.rows)]
+    results = [("engine, single stream", run_json(base + ["--concurrency", "1"]))]
+    for c in [int(x) for x in a.concurrency.split(",") if x]:
+        results.append((f"engine, {c} in flight", run_json(base + ["--concurrency", str(c)])))
+    if not a.skip_llamacpp:
+        llama = run_json([os.path.join(ROOT, "bench/llamacpp"), "--task", a.task, "--input", a.input, "--rows", str(a.rows)])
+        results.append(("llama.cpp (Q4_1 GGUF, grammar)", llama))
+
+    single = results[0][1]["rows_per_s"]
+    llama_rps = results[-1][1]["rows_per_s"] if not a.skip_llamacpp else None
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (2 cores)")
+    print("| run | rows/s | gen tok/s | p50 ms | p99 ms | peak RSS MB | schema-valid | x single | x llama.cpp |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in results:
+        valid = r.get("valid", r.get("ok"))  # engine rows that return are schema-validated
+        ratio_llama = f"{r['rows_per_s'] / llama_rps:.2f}" if llama_rps else "-"
+        print(f"| {name} | {r['rows_per_s']:.2f} | {r['gen_tokens_per_s']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
+              f"| {r['peak_rss_mb']:.0f} | {valid}/{r['rows']} | {r['rows_per_s'] / single:.2f} | {ratio_llama} |")
+
+
+if __name__ == "__main__":
+    main()
