@@ -14,9 +14,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Loads ONNX Runtime and libflinkllm once per class loader.
+ * Loads libflinkllm once per class loader and binds it to ONNX Runtime.
  *
- * <p>For each library, the first candidate that loads wins:
+ * <p>For each library, the first candidate that works wins:
  *
  * <ol>
  *   <li>an explicit file: system property {@code flinkllm.onnxruntime.path} / env
@@ -24,13 +24,17 @@ import org.slf4j.LoggerFactory;
  *       FLINKLLM_LIBRARY_PATH};
  *   <li>a folder of pre-installed libraries: {@code flinkllm.native.dir} / env {@code
  *       FLINKLLM_NATIVE_DIR}, holding the same file names as the JAR;
- *   <li>the copy bundled in the JAR under {@code native/<os>-<arch>/}, extracted to a fresh
- *       temp folder: a file already loaded by another class loader (a Flink job redeployed
- *       with {@code USING JAR}) cannot be loaded again, a new path can.
+ *   <li>the copy bundled in the JAR under {@code native/<os>-<arch>/}.
  * </ol>
  *
- * ONNX Runtime is loaded first and its path handed to the engine, which binds to that same
- * library instead of searching the system for one. A failure lists every path tried.
+ * The two bundled libraries are extracted differently. libflinkllm goes to a fresh temp
+ * folder per class loader: JNI binds native methods per class loader, and a file already
+ * loaded by another class loader (a Flink job redeployed with {@code USING JAR}) cannot be
+ * loaded again, a new path can. ONNX Runtime is not loaded by Java at all: libflinkllm
+ * {@code dlopen}s it from one content-addressed path per machine ({@link SharedExtraction}), so a
+ * redeploy reuses the ONNX Runtime already in the process (its code, its environment and the
+ * thread that environment starts) instead of mapping a new copy that would never be unloaded.
+ * A failure lists every path tried.
  */
 public final class NativeLibrary {
     private static final Logger LOG = LoggerFactory.getLogger(NativeLibrary.class);
@@ -44,6 +48,9 @@ public final class NativeLibrary {
 
     /** Written next to the libraries by the build: logical name → file name, per platform. */
     static final String INDEX = "libraries.properties";
+
+    /** {@code onnxruntime.sha256} in {@link #INDEX}: the library's SHA-256, written by the build. */
+    static final String SHA256_SUFFIX = ".sha256";
 
     /** The two libraries, in load order; keys of {@link #INDEX}. */
     private static final String ORT = "onnxruntime";
@@ -99,54 +106,118 @@ public final class NativeLibrary {
         List<String> tried = new ArrayList<>();
         String resourceDir = "native/" + platform() + "/";
         Properties names = bundledIndex(resourceDir, tried);
+        String dir = setting(DIR_PROPERTY, DIR_ENV);
+
+        // ONNX Runtime: the files that exist, in order; the engine binds to the first that works.
+        String ortFile = names.getProperty(ORT, defaultFileName(ORT));
+        List<Path> ortCandidates = new ArrayList<>();
+        String explicitOrt = setting(ORT_PATH_PROPERTY, ORT_PATH_ENV);
+        for (Path candidate : new Path[] {explicitOrt == null ? null : Paths.get(explicitOrt), dir == null ? null : Paths.get(dir, ortFile)}) {
+            if (candidate == null) {
+                continue;
+            }
+            if (Files.isRegularFile(candidate.toAbsolutePath())) {
+                ortCandidates.add(candidate.toAbsolutePath());
+            } else {
+                tried.add(candidate.toAbsolutePath() + ": no such file");
+            }
+        }
+        if (ortCandidates.isEmpty() && names.isEmpty()) {
+            throw notLoaded(ORT, tried);
+        }
+
+        // libflinkllm: JNI binds its symbols per class loader, so each loader needs its own copy.
+        String libFile = names.getProperty(FLINKLLM, defaultFileName(FLINKLLM));
+        List<Path> libCandidates = new ArrayList<>();
+        String explicitLib = setting(LIB_PATH_PROPERTY, LIB_PATH_ENV);
+        if (explicitLib != null) {
+            libCandidates.add(Paths.get(explicitLib));
+        }
+        if (dir != null) {
+            libCandidates.add(Paths.get(dir, libFile));
+        }
+        Path flinkllm = null;
+        for (Path candidate : libCandidates) {
+            if (tryLoad(candidate, tried)) {
+                flinkllm = candidate;
+                break;
+            }
+        }
         Path tempDir = null;
-        Path[] paths = new Path[2];
-        String[] libs = {ORT, FLINKLLM};
-        for (int i = 0; i < libs.length; i++) {
-            String lib = libs[i];
-            String fileName = names.getProperty(lib, defaultFileName(lib));
-            List<Path> candidates = new ArrayList<>();
-            String explicit = setting(lib.equals(ORT) ? ORT_PATH_PROPERTY : LIB_PATH_PROPERTY, lib.equals(ORT) ? ORT_PATH_ENV : LIB_PATH_ENV);
-            if (explicit != null) {
-                candidates.add(Paths.get(explicit));
-            }
-            String dir = setting(DIR_PROPERTY, DIR_ENV);
-            if (dir != null) {
-                candidates.add(Paths.get(dir, fileName));
-            }
-            for (Path candidate : candidates) {
-                if (tryLoad(candidate, tried)) {
-                    paths[i] = candidate;
-                    break;
+        if (flinkllm == null && !names.isEmpty()) {
+            try {
+                tempDir = Files.createTempDirectory("flinkllm-native-");
+                tempDir.toFile().deleteOnExit();
+                Path extracted = extract(resourceDir + libFile, tempDir.resolve(libFile));
+                extracted.toFile().deleteOnExit();
+                if (tryLoad(extracted, tried)) {
+                    flinkllm = extracted;
                 }
+            } catch (IOException e) {
+                tried.add("classpath:" + resourceDir + libFile + ": " + e);
             }
-            if (paths[i] == null && !names.isEmpty()) {
+        }
+        if (flinkllm == null) {
+            throw notLoaded(FLINKLLM, tried);
+        }
+
+        // ONNX Runtime is not loaded by Java: the engine dlopen()s it. The JAR's copy goes to
+        // one path per content, so every class loader of the process (and every process of
+        // the machine) maps the same library, with one ONNX Runtime environment per process.
+        Path onnxRuntime = null;
+        for (Path candidate : ortCandidates) {
+            if (bind(candidate, tried)) {
+                onnxRuntime = candidate;
+                break;
+            }
+        }
+        if (onnxRuntime == null && !names.isEmpty()) {
+            Path extracted = null;
+            try {
+                extracted = SharedExtraction.extract(NativeLibrary.class.getClassLoader(), resourceDir + ortFile, ortFile, names.getProperty(ORT + SHA256_SUFFIX),
+                        Paths.get(System.getProperty("java.io.tmpdir")));
+            } catch (IOException e) {
+                // Not fatal: a private copy works too, it only costs one more ONNX Runtime per class loader.
+                LOG.warn("flinkllm: cannot use a shared copy of {} ({}); extracting a private one", ortFile, e.toString());
+                tried.add("classpath:" + resourceDir + ortFile + " (shared copy): " + e);
                 try {
                     if (tempDir == null) {
                         tempDir = Files.createTempDirectory("flinkllm-native-");
                         tempDir.toFile().deleteOnExit();
                     }
-                    Path extracted = extract(resourceDir + fileName, tempDir.resolve(fileName));
-                    if (tryLoad(extracted, tried)) {
-                        paths[i] = extracted;
-                    }
-                } catch (IOException e) {
-                    tried.add("classpath:" + resourceDir + fileName + ": " + e);
+                    extracted = extract(resourceDir + ortFile, tempDir.resolve(ortFile));
+                    extracted.toFile().deleteOnExit();
+                } catch (IOException e2) {
+                    tried.add("classpath:" + resourceDir + ortFile + ": " + e2);
                 }
             }
-            if (paths[i] == null) {
-                throw new NativeLibraryException("cannot load the " + lib + " library for " + platform() + "; tried:\n  " + String.join("\n  ", tried)
-                        + "\nUse a flinkllm JAR built for this platform, or point " + (lib.equals(ORT) ? ORT_PATH_PROPERTY + " / " + ORT_PATH_ENV : LIB_PATH_PROPERTY + " / " + LIB_PATH_ENV)
-                        + " (or " + DIR_PROPERTY + " / " + DIR_ENV + ") at a pre-installed copy.", null);
+            if (extracted != null && bind(extracted, tried)) {
+                onnxRuntime = extracted;
             }
         }
-        try {
-            Engine.init(paths[0].toString());
-        } catch (LlmException e) {
-            throw new NativeLibraryException("libflinkllm loaded from " + paths[1] + " but could not bind ONNX Runtime at " + paths[0] + ": " + e.getMessage(), e);
+        if (onnxRuntime == null) {
+            throw new NativeLibraryException("libflinkllm loaded from " + flinkllm + " but could not bind ONNX Runtime; tried:\n  " + String.join("\n  ", tried)
+                    + "\nPoint " + ORT_PATH_PROPERTY + " / " + ORT_PATH_ENV + " at the ONNX Runtime library libflinkllm was built against.", null);
         }
-        LOG.info("flinkllm native libraries loaded: onnxruntime={}, flinkllm={}", paths[0], paths[1]);
-        return new Loaded(paths[0], paths[1]);
+        LOG.info("flinkllm native libraries loaded: onnxruntime={}, flinkllm={}", onnxRuntime, flinkllm);
+        return new Loaded(onnxRuntime, flinkllm);
+    }
+
+    /** Binds the engine to the ONNX Runtime library at {@code path}; false (reason in tried) if it cannot. */
+    private static boolean bind(Path path, List<String> tried) {
+        try {
+            Engine.init(path.toString());
+            return true;
+        } catch (LlmException e) {
+            tried.add(path + ": " + e.getMessage());
+            return false;
+        }
+    }
+
+    private static NativeLibraryException notLoaded(String lib, List<String> tried) {
+        return new NativeLibraryException("cannot load the " + lib + " library for " + platform() + "; tried:\n  " + String.join("\n  ", tried)
+                + "\nUse a flinkllm JAR built for this platform, or point " + (lib.equals(ORT) ? ORT_PATH_PROPERTY + " / " + ORT_PATH_ENV : LIB_PATH_PROPERTY + " / " + LIB_PATH_ENV)
+                + " (or " + DIR_PROPERTY + " / " + DIR_ENV + ") at a pre-installed copy.", null);
     }
 
     private static boolean tryLoad(Path path, List<String> tried) {
@@ -185,8 +256,6 @@ public final class NativeLibrary {
             }
             Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
         }
-        // The file is mapped once loaded; remove it when the JVM exits.
-        target.toFile().deleteOnExit();
         return target;
     }
 
