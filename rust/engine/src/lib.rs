@@ -31,6 +31,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use generate::RowStats;
 pub use manifest::Manifest;
 pub use model::Model;
+pub use runtime::release_free_memory;
 pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSpec};
 
 /// Loads ONNX Runtime from `path` (or, if `None`, from `ORT_DYLIB_PATH` or the

@@ -106,6 +106,10 @@ pub fn native_memory_bytes(task: &OpenTask) -> u64 {
     files + stats.index_bytes as u64 + prefix_kv
 }
 
+pub fn release_free_memory() {
+    flinkllm_engine::release_free_memory();
+}
+
 pub fn model_loads() -> u64 {
     flinkllm_engine::registry::model_loads()
 }

@@ -126,7 +126,13 @@ pub extern "system" fn Java_io_flinkllm_Engine_nativeMemoryBytes<'l>(mut env: JN
 
 #[no_mangle]
 pub extern "system" fn Java_io_flinkllm_Engine_close<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
-    entry(&mut env, (), |_| TASKS.remove(handle).map(drop))
+    entry(&mut env, (), |_| {
+        drop(TASKS.remove(handle)?);
+        // The task (and its model, if this was the model's last task) is gone: give its
+        // memory back to the system instead of leaving it in the allocator's free lists.
+        engine_api::release_free_memory();
+        Ok(())
+    })
 }
 
 #[no_mangle]
