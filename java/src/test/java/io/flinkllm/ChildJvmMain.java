@@ -6,12 +6,15 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The child JVM of {@link ChildJvmTest} (run with {@code -Xcheck:jni}): five fresh isolated
- * class loaders, each loading its own copy of the libraries and running {@link NativeProbe},
+ * class loaders, each loading its own copy of libflinkllm and running {@link NativeProbe},
  * as five redeploys of a {@code USING JAR} job would. Prints one line per loader with the
- * native threads and RSS before and after, then returns normally: the JVM must exit 0.
+ * native threads and RSS before and after, and which ONNX Runtime files the process has
+ * mapped, then returns normally: the JVM must exit 0.
  *
  * <p>Usage: {@code ChildJvmMain <task file> <panic input>}
  */
@@ -24,9 +27,22 @@ public final class ChildJvmMain {
             long rssBefore = LlmMetrics.processRssBytes();
             ClassLoader loader = IsolatedLoaders.create(true, true);
             Object report = loader.loadClass(NativeProbe.class.getName()).getMethod("run", String.class, String.class).invoke(null, args[0], args[1]);
-            System.out.printf("loader %d: %s threadsBefore=%d rssBeforeMiB=%d%n", i, report, threadsBefore, rssBefore >> 20);
+            System.out.printf("loader %d: %s threadsBefore=%d rssBeforeMiB=%d rssAfterKiB=%d onnxRuntimeFilesMapped=%s%n", i, report, threadsBefore, rssBefore >> 20,
+                    LlmMetrics.processRssBytes() >> 10, String.join(",", mappedFiles("libonnxruntime")));
         }
         System.out.println("child JVM done");
+    }
+
+    /** The distinct files whose name contains {@code name} mapped into this process. */
+    static Set<String> mappedFiles(String name) throws IOException {
+        Set<String> files = new TreeSet<>();
+        for (String line : Files.readAllLines(Paths.get("/proc/self/maps"), StandardCharsets.UTF_8)) {
+            int slash = line.indexOf('/');
+            if (slash > 0 && line.contains(name)) {
+                files.add(line.substring(slash));
+            }
+        }
+        return files;
     }
 
     /**

@@ -9,12 +9,13 @@ public final class NativeProbe {
     private NativeProbe() {}
 
     /**
-     * Returns {@code library=<path> panic=<message> liveModelsAfterClose=<n>
-     * threadsOpen=<n> threadsAfterClose1=<n> threadsAfterClose2=<n> rssAfterClose1MiB=<n> rssAfterClose2MiB=<n>}.
+     * Returns {@code library=<path> onnxruntime=<path> panic=<message> liveModelsAfterClose=<n>
+     * threadsOpen=<n> threadsAfterClose1=<n> rssAfterClose1MiB=<n> threadsAfterClose2=<n>
+     * rssAfterClose2MiB=<n>}.
      */
     public static String run(String task, String panicInput) {
         NativeLibrary.Loaded loaded = NativeLibrary.load();
-        StringBuilder report = new StringBuilder("library=" + loaded.flinkllm);
+        StringBuilder report = new StringBuilder("library=" + loaded.flinkllm + " onnxruntime=" + loaded.onnxRuntime);
         int threadsOpen = 0;
         String afterClose = "";
         for (int cycle = 1; cycle <= 2; cycle++) {
