@@ -1,9 +1,9 @@
 """The decoder graph: a Llama-family transformer as ONNX, with optimum-style KV-cache I/O.
 
-Only standard ONNX ops (plus com.microsoft MatMulNBits for block-quantised weights), so
-ONNX Runtime's own fusions apply and the graph stays readable. Padding may be on either
-side: the attention bias combines the causal mask with `attention_mask`, and rotary
-positions come from `position_ids`, which is what batched decoding needs.
+Standard ONNX ops plus two ONNX Runtime contrib ops: MatMulNBits for block-quantised
+weights and GroupQueryAttention, so ORT's own fusions apply and the graph stays readable.
+Rows are right-padded: `attention_mask` marks each row's cache columns 0..len, and
+rotary positions come from `position_ids`, which is what batched decoding needs.
 """
 from dataclasses import dataclass
 
@@ -166,62 +166,54 @@ class DecoderGraph:
         return b.op("MatMul", [block_sums, b.const(np.ascontiguousarray(spec.block_offsets.T), "block_offsets")])
 
     # ---- graph parts --------------------------------------------------------------
-    def attention_bias(self, attention_mask, seq_len, total_len):
-        """[batch, 1, seq, total] additive bias: 0 where a query may attend a key, float-min elsewhere."""
+    def sequence_lengths(self, attention_mask):
+        """GroupQueryAttention's per-row lengths from the optimum-style mask: rows are
+        right-padded (a row's tokens fill columns 0..len, the mask is 1 there), so
+        `seqlens_k` = attended columns - 1 and the total length is the mask's width."""
         b = self.b
-        past_len = b.op("Sub", [total_len, seq_len])
-        key_pos = b.op("Range", [self._i64(0), total_len, self._i64(1)])
-        query_pos = b.op("Range", [past_len, total_len, self._i64(1)])
-        causal = b.op("LessOrEqual", [b.op("Unsqueeze", [key_pos, self._i64([0])]),
-                                      b.op("Unsqueeze", [query_pos, self._i64([1])])])
-        not_padding = b.op("Unsqueeze", [b.op("Cast", [attention_mask], to=TensorProto.BOOL), self._i64([1, 2])])
-        allowed = b.op("And", [causal, not_padding])
-        return b.op("Where", [allowed, self._f32(0.0), self._f32(np.finfo(np.float32).min)])
+        attended = b.op("ReduceSum", [attention_mask, self._i64([1])], keepdims=0)
+        seqlens_k = b.op("Cast", [b.op("Sub", [attended, self._i64(1)])], to=TensorProto.INT32)
+        total = b.op("Cast", [b.op("Squeeze", [b.op("Shape", [attention_mask], start=1, end=2)])], to=TensorProto.INT32)
+        return seqlens_k, total
 
     def rotary(self, position_ids):
-        """cos and sin, each [batch, 1, seq, head_dim], for rotate-half rope."""
+        """cos and sin, each [batch, seq, 1, head_dim], for rotate-half rope on [batch, seq, heads, head_dim]."""
         b, c = self.b, self.c
         inv_freq = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
         pos = b.op("Unsqueeze", [b.op("Cast", [position_ids], to=TensorProto.FLOAT), self._i64([-1])])
         freqs = b.op("Mul", [pos, b.const(inv_freq.astype(np.float32), "inv_freq")])
-        angles = b.op("Unsqueeze", [b.op("Concat", [freqs, freqs], axis=-1), self._i64([1])])
+        angles = b.op("Unsqueeze", [b.op("Concat", [freqs, freqs], axis=-1), self._i64([2])])
         return b.op("Cos", [angles]), b.op("Sin", [angles])
 
-    def apply_rotary(self, x, cos, sin):
-        b, half = self.b, self.c.head_dim // 2
+    def apply_rotary(self, x, count, cos, sin):
+        """Rope on a projection [batch, seq, count*head_dim], returned in the same layout."""
+        b, d = self.b, self.c.head_dim
+        half = d // 2
+        x = b.op("Reshape", [x, self._i64([0, 0, count, d])])
         first = b.op("Slice", [x, self._i64([0]), self._i64([half]), self._i64([-1])])
-        second = b.op("Slice", [x, self._i64([half]), self._i64([self.c.head_dim]), self._i64([-1])])
+        second = b.op("Slice", [x, self._i64([half]), self._i64([d]), self._i64([-1])])
         rotated = b.op("Concat", [b.op("Neg", [second]), first], axis=-1)
-        return b.op("Add", [b.op("Mul", [x, cos]), b.op("Mul", [rotated, sin])])
+        x = b.op("Add", [b.op("Mul", [x, cos]), b.op("Mul", [rotated, sin])])
+        return b.op("Reshape", [x, self._i64([0, 0, count * d])])
 
-    def heads(self, x, count):
-        """[batch, seq, count*head_dim] → [batch, count, seq, head_dim]."""
-        reshaped = self.b.op("Reshape", [x, self._i64([0, 0, count, self.c.head_dim])])
-        return self.b.op("Transpose", [reshaped], perm=[0, 2, 1, 3])
-
-    def attention(self, layer, x, bias, cos, sin):
+    def attention(self, layer, x, lengths, cos, sin):
+        """ONNX Runtime's GroupQueryAttention over a right-padded cache. Each row's
+        attention reads only its own `seqlens_k + 1` columns, so a row's result does not
+        depend on which other rows share the batch or how long they are: batched and
+        single-row decoding agree bit for bit. The new keys/values are written at each
+        row's own length, so a shorter row's cache never has holes."""
         b, c, w = self.b, self.c, self.w
         p = f"layers.{layer}."
         biases = [w(p + n) for n in ("q_bias", "k_bias", "v_bias")] if c.attention_bias else None
         q, k, v = self.projections(x, [w(p + "q"), w(p + "k"), w(p + "v")], biases)
-        q = self.apply_rotary(self.heads(q, c.num_heads), cos, sin)
-        k = self.apply_rotary(self.heads(k, c.num_kv_heads), cos, sin)
-        v = self.heads(v, c.num_kv_heads)
-        present_k = b.op("Concat", [f"past_key_values.{layer}.key", k], axis=2, outputs=[f"present.{layer}.key"])
-        present_v = b.op("Concat", [f"past_key_values.{layer}.value", v], axis=2, outputs=[f"present.{layer}.value"])
-
-        # Grouped-query attention without repeating K/V: fold the query heads that share a
-        # KV head into the sequence axis, [b, kv, group*seq, d] @ [b, kv, d, total].
-        q = b.op("Mul", [q, self._f32(1.0 / np.sqrt(c.head_dim))])
-        q = b.op("Reshape", [q, self._i64([0, c.num_kv_heads, -1, c.head_dim])])
-        scores = b.op("MatMul", [q, b.op("Transpose", [present_k], perm=[0, 1, 3, 2])])
-        scores = b.op("Reshape", [scores, self._i64([0, c.num_heads, -1, 0])])
-        probs = b.op("Softmax", [b.op("Add", [scores, bias])], axis=-1)
-        probs = b.op("Reshape", [probs, self._i64([0, c.num_kv_heads, -1, 0])])
-        context = b.op("MatMul", [probs, present_v])
-        context = b.op("Reshape", [context, self._i64([0, c.num_heads, -1, c.head_dim])])
-        context = b.op("Transpose", [context], perm=[0, 2, 1, 3])
-        context = b.op("Reshape", [context, self._i64([0, 0, c.num_heads * c.head_dim])])
+        q = self.apply_rotary(q, c.num_heads, cos, sin)
+        k = self.apply_rotary(k, c.num_kv_heads, cos, sin)
+        seqlens_k, total = lengths
+        context = b.op("GroupQueryAttention",
+                       [q, k, v, f"past_key_values.{layer}.key", f"past_key_values.{layer}.value", seqlens_k, total],
+                       domain=MS_DOMAIN, num_heads=c.num_heads, kv_num_heads=c.num_kv_heads,
+                       scale=float(1.0 / np.sqrt(c.head_dim)),
+                       outputs=[b.name("context"), f"present.{layer}.key", f"present.{layer}.value"])[0]
         return self.linear(context, w(p + "o"))
 
     def mlp(self, layer, x):
@@ -234,15 +226,13 @@ class DecoderGraph:
     def build(self):
         b, c, w = self.b, self.c, self.w
         self._embed_table = b.const(w("embed").astype(np.float32), "embed_tokens")
-        seq_len = b.op("Squeeze", [b.op("Shape", ["input_ids"], start=1, end=2)])
-        total_len = b.op("Squeeze", [b.op("Shape", ["attention_mask"], start=1, end=2)])
-        bias = self.attention_bias("attention_mask", seq_len, total_len)
+        lengths = self.sequence_lengths("attention_mask")
         cos, sin = self.rotary("position_ids")
 
         h = b.op("Gather", [self._embed_table, "input_ids"])
         for layer in range(c.num_layers):
             p = f"layers.{layer}."
-            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), bias, cos, sin)])
+            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), lengths, cos, sin)])
             h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
 
         # Only the last `num_logits_to_keep` positions need logits (0 = all): prefill of a

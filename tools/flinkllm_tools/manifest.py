@@ -17,8 +17,11 @@ OPTIMUM_IO = {
 
 
 def build_manifest(*, name, architecture, precision, config, tokens, chat_template, source,
-                   io=None, kv_dtype="float32", accuracy_level=None):
-    """`tokens`: dict with bos/eos/pad ids and strings and the list of stop ids."""
+                   io=None, kv_dtype="float32", accuracy_level=None, padding_side="left"):
+    """`tokens`: dict with bos/eos/pad ids and strings and the list of stop ids.
+    `padding_side`: "right" for graphs whose attention reads each row's own length (our
+    GroupQueryAttention graph; rows can share a batch), "left" for concatenating
+    attention such as optimum exports (rows run one at a time)."""
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -41,6 +44,7 @@ def build_manifest(*, name, architecture, precision, config, tokens, chat_templa
         "eos_token": tokens["eos_token"],
         "chat_template": chat_template,
         "io": dict(io or OPTIMUM_IO),
+        "padding_side": padding_side,
         "source": source,
         "converter": {"name": CONVERTER_NAME, "version": CONVERTER_VERSION},
     }

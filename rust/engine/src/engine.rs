@@ -13,6 +13,7 @@ use crate::batch::{BatchConfig, Request, Scheduler, Shared};
 use crate::constraint::{compile, Compiled};
 use crate::error::{Error, Result};
 use crate::generate::{self, RowLimits, RowStats};
+use crate::manifest::PaddingSide;
 use crate::model::{Kv, Model};
 use crate::prompt::{self, Message};
 use crate::registry;
@@ -155,7 +156,8 @@ impl Task {
 
     /// How this task batches rows. Every `Task` handle of the same file and options
     /// shares one configuration; changing it lets rows already in flight finish on the
-    /// old worker.
+    /// old worker. Models whose graph cannot keep rows apart (`PaddingSide::Left`, e.g.
+    /// optimum exports) run rows alone whatever the configuration.
     pub fn set_batching(&self, config: BatchConfig) -> Result<()> {
         let mut b = self.inner.lock_batching()?;
         if b.0 != config {
@@ -248,7 +250,7 @@ impl Inner {
     /// The running batching worker, or `None` when rows run alone (`max_batch` 1).
     fn scheduler(&self) -> Result<Option<Arc<Scheduler>>> {
         let mut b = self.lock_batching()?;
-        if b.0.max_batch <= 1 {
+        if b.0.max_batch <= 1 || self.model.manifest.padding_side != PaddingSide::Right {
             return Ok(None);
         }
         if b.1.is_none() {

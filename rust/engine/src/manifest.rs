@@ -27,6 +27,25 @@ pub struct Manifest {
     #[serde(default)]
     pub eos_token: Option<String>,
     pub io: IoNames,
+    /// How the graph lays out rows of different lengths in one batch; see [`PaddingSide`].
+    #[serde(default)]
+    pub padding_side: PaddingSide,
+}
+
+/// Which graphs can decode rows of different lengths together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaddingSide {
+    /// The graph's attention reads each row's own length from `attention_mask` and
+    /// writes new keys/values at that length (ONNX Runtime's GroupQueryAttention, as
+    /// `tools/prepare-model` builds): a row's cache fills columns `0..len`, and its
+    /// results do not depend on the other rows of the batch. Batching needs this.
+    Right,
+    /// Concatenating attention (optimum exports): new keys/values are appended after
+    /// the longest row, so rows cannot share a batch without their results depending
+    /// on each other's lengths. Rows of such a model run one at a time.
+    #[default]
+    Left,
 }
 
 #[derive(Debug, Clone, Deserialize)]

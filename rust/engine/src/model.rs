@@ -44,10 +44,10 @@ pub struct Kv {
 /// Inputs of one (possibly batched) forward pass, row-major.
 pub struct Rows<'a> {
     pub rows: usize,
-    /// New tokens per row (the same for every row; shorter rows are left-padded).
+    /// New tokens per row (the same for every row).
     pub new: usize,
     pub ids: Vec<i64>,
-    /// `rows x (past + new)`: 1 = attend, 0 = padding.
+    /// `rows x (past + new)`: 1 = attend, 0 = padding (see `PaddingSide` for where).
     pub mask: Vec<i64>,
     pub positions: Vec<i64>,
     /// Per layer key then value, `[rows, kv_heads, past, head_dim]`.
@@ -156,7 +156,7 @@ impl Model {
 
     /// One forward pass over `rows` rows of `new` tokens each after a shared-length
     /// past (padding marked by zeros in `mask`). Returns every row's logits for its
-    /// last position only: callers pad on the left, so that is each row's last real
+    /// last position only: callers never pad inside a row's new tokens, so that is its last real
     /// token, and `num_logits_to_keep` = 1 (one N for all rows) skips projecting the
     /// vocabulary for every other position.
     pub fn run(&self, input: Rows<'_>) -> Result<Output> {

@@ -1,7 +1,7 @@
 //! Continuous batching gives exactly the single-stream results: the support-ticket
 //! task over real tickets, greedy, fp32 and int8, rows submitted from many threads
-//! so that they join and leave a running batch (prefill, jump-forward chunks and
-//! decode steps mixed in one pass). Needs the SmolLM2 models
+//! so that they join and leave a running batch (prefills and jump-forward chunks in
+//! passes of their own between batched decode steps). Needs the SmolLM2 models
 //! (`tools/prepare-model`) and ONNX Runtime; fails, never skips, without them.
 
 use std::path::{Path, PathBuf};
@@ -79,12 +79,7 @@ fn batched_greedy_equals_single_stream_fp32() {
     batched_equals_single_stream("fp32");
 }
 
-// Known failure, kept visible (`cargo test -- --ignored` runs it): with int8
-// (MatMulNBits accuracy_level 4) a row's logits depend on the contents of its masked
-// cache columns. Zeroing them (Slots::advance) and never padding inside a fed row
-// fixed the first differing ticket, but ticket 1 still differs after ~20 tokens.
 #[test]
-#[ignore = "int8 batched output still differs from single stream on some rows; see the comment above"]
 fn batched_greedy_equals_single_stream_int8() {
     batched_equals_single_stream("int8");
 }

@@ -1,7 +1,8 @@
 //! Continuous batching: rows of one task, submitted from any thread, decode together
 //! in one forward pass per step. Rows join and leave between steps; each row keeps
 //! its own positions, mask and cache line, and starts from the task's shared prefix
-//! cache (copied in, never recomputed).
+//! cache (copied in, never recomputed). Only for models whose graph keeps rows apart
+//! (`PaddingSide::Right`); rows of other models run alone.
 //!
 //! One worker thread per task owns the batch. Callers block on a bounded queue
 //! (backpressure) and then on their row's reply.
@@ -44,10 +45,9 @@ impl BatchConfig {
 }
 
 impl Default for BatchConfig {
-    /// Off (every row alone): a batched row's float results depend on the other rows'
-    /// lengths (ONNX Runtime's attention kernels round differently per layout), and
-    /// with the int8 model that can change greedy output. Rows then depend on timing,
-    /// which Flink replays would notice; so batching is something a job opts into.
+    /// Off (every row alone on its caller's thread): one caller at a time gains nothing
+    /// from a batching thread. Batching never changes a row's result (see `worker`), so
+    /// callers with many rows in flight turn it on with [`BatchConfig::batched`].
     fn default() -> Self {
         BatchConfig { max_batch: 1, queue_capacity: 64, max_wait: Duration::from_millis(2) }
     }

@@ -58,7 +58,7 @@ fn serve(shared: &Shared, rx: &Receiver<Request>) {
             );
             joining.push(Live { decoder, request });
         }
-        prepare(shared, &mut rows, &mut joining);
+        prepare_joining(shared, &mut joining);
         let joining = prefill(shared, joining);
         if let Err(e) = place(&mut slots, &mut rows, joining) {
             fail_rows(&mut rows, &e);
@@ -68,6 +68,9 @@ fn serve(shared: &Shared, rx: &Receiver<Request>) {
             };
             continue;
         }
+        // After placing, so that a row that joined this round also brings its
+        // jump-forward text to its next pass, as a single stream would.
+        prepare_rows(shared, &mut rows);
         if rows.iter().all(Option::is_none) {
             continue;
         }
@@ -114,19 +117,23 @@ fn admit(shared: &Shared, rx: &Receiver<Request>, in_flight: usize) -> Option<Ve
 
 /// Runs every row's constraint up to its next forward pass; finished rows reply and
 /// leave (their batch row becomes free).
-fn prepare<'a>(shared: &'a Shared, rows: &mut [Option<Live<'a>>], joining: &mut Vec<Live<'a>>) {
-    let tokens = &shared.model.tokens;
+fn prepare_rows<'a>(shared: &'a Shared, rows: &mut [Option<Live<'a>>]) {
     for slot in rows.iter_mut() {
         let Some(live) = slot.as_mut() else { continue };
-        match live.decoder.prepare(tokens) {
+        match live.decoder.prepare(&shared.model.tokens) {
             Ok(None) => {}
             Ok(Some(done)) => finish(slot, Ok(done)),
             Err(e) => finish(slot, Err(e)),
         }
     }
+}
+
+/// The same for rows about to join: the constraint's opening text goes into their
+/// prompt pass.
+fn prepare_joining<'a>(shared: &'a Shared, joining: &mut Vec<Live<'a>>) {
     let mut still = Vec::with_capacity(joining.len());
     for mut live in joining.drain(..) {
-        match live.decoder.prepare(tokens) {
+        match live.decoder.prepare(&shared.model.tokens) {
             Ok(None) => still.push(live),
             Ok(Some(done)) => live.reply(Ok(done)),
             Err(e) => live.reply(Err(e)),
@@ -160,18 +167,18 @@ fn prefill<'a>(shared: &'a Shared, joining: Vec<Live<'a>>) -> Vec<(Live<'a>, Kv)
     ready
 }
 
-/// Gives joining rows a batch row: a free one (prefix copied in place) while the
-/// layout has room, else a new layout with the live rows packed and the new ones
-/// added. Also compacts when half the rows are idle or padding dominates.
+/// Gives joining rows a batch row: a free one (cache copied in) while the layout has
+/// room, else a new layout with the live rows packed and the new ones added. Also
+/// compacts when half the rows are idle or the layout is much wider than its rows.
 fn place<'a>(slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(Live<'a>, Kv)>) -> Result<()> {
     let live = rows.iter().flatten().count();
     let free = rows.len() - live;
     let idle_after = free.saturating_sub(joining.len());
     let compact = joining.len() > free
-        || joining.iter().any(|(_, kv)| kv.len > slots.len())
+        || joining.iter().any(|(_, kv)| kv.len > slots.cols())
         || idle_after * 2 > rows.len()
-        // Columns that are padding in every row still cost attention time.
-        || slots.common_padding() > 64;
+        // Every step copies every column of the cache.
+        || slots.slack() > 64;
     if compact {
         return place_all(slots, rows, joining);
     }
@@ -181,7 +188,7 @@ fn place<'a>(slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(
             continue;
         }
         let Some((l, kv)) = joining.next() else { break };
-        if !slots.refill(r, &kv)? {
+        if !slots.write(r, &kv, 0)? {
             return Err(Error::Runtime("batch row shorter than the joining row".into()));
         }
         *slot = Some(l);
@@ -206,37 +213,87 @@ fn place_all<'a>(slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: V
     Ok(())
 }
 
-/// One forward pass over every live row. All rows feed the same number of tokens:
-/// the shortest pending feed; longer ones (a new row's prompt, a jump-forward chunk)
-/// feed that many now and the rest in the next steps. No row is ever padded inside
-/// its new tokens, so no pass computes padding tokens and none leaves masked columns
-/// in the middle of a row.
+/// One step: every row with a single token to feed (the model's last pick) takes
+/// part in one batched pass; every row with more (that pick plus jump-forward text)
+/// runs a pass of its own, exactly as a single stream feeds it. So each row's tokens
+/// go through the same passes, with the same shapes, as when it runs alone, and the
+/// graph keeps rows apart within a pass: batched results equal single-stream results
+/// bit for bit.
 fn step(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>]) -> Result<()> {
-    let model = &shared.model;
-    let n = rows.iter().flatten().map(|l| l.decoder.pending().len()).min().unwrap_or(1).max(1);
-    let feeds: Vec<Option<(&[u32], usize)>> = rows
+    let feeds: Vec<Option<u32>> = rows
         .iter()
-        .map(|s| s.as_ref().map(|l| (&l.decoder.pending()[..n], l.decoder.cached())))
+        .map(|s| s.as_ref().and_then(|l| (l.decoder.pending().len() == 1).then(|| l.decoder.pending()[0])))
         .collect();
+    if feeds.iter().any(Option::is_some) {
+        batched_pass(shared, slots, rows, &feeds)?;
+    }
+    for r in 0..rows.len() {
+        if rows[r].as_ref().is_some_and(|l| l.decoder.pending().len() > 1) {
+            solo_pass(shared, slots, rows, r)?;
+        }
+    }
+    Ok(())
+}
+
+fn batched_pass(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>], feeds: &[Option<u32>]) -> Result<()> {
+    let model = &shared.model;
     let live = feeds.iter().flatten().count();
-    let pad = model.manifest.eos_token_id;
+    for (r, slot) in rows.iter().enumerate() {
+        if let (Some(l), Some(_)) = (slot, feeds[r]) {
+            if l.decoder.cached() != slots.len(r) {
+                return Err(Error::Runtime(format!("batch row {r}: cache of {} columns, decoder at {}", slots.len(r), l.decoder.cached())));
+            }
+        }
+    }
     let started = Instant::now();
-    let (input, masks) = slots.step_inputs(&feeds, pad)?;
-    let out = model.run(input)?;
+    let out = model.run(slots.step_inputs(feeds, model.manifest.eos_token_id)?)?;
     let took = started.elapsed();
     let vocab = out.logits.len() / rows.len().max(1);
     if vocab == 0 || out.logits.len() != rows.len() * vocab {
         return Err(Error::Runtime(format!("logits of {} values for {} rows", out.logits.len(), rows.len())));
     }
-    slots.advance(out.present, masks)?;
+    slots.advance(out.present, feeds);
     for (r, slot) in rows.iter_mut().enumerate() {
+        if feeds[r].is_none() {
+            continue;
+        }
         let Some(l) = slot.as_mut() else { continue };
         let logits = &out.logits[r * vocab..(r + 1) * vocab];
-        match l.decoder.accept(&model.tokens, logits, n, took, live) {
+        match l.decoder.accept(&model.tokens, logits, 1, took, live) {
             Ok(None) => {}
             Ok(Some(done)) => finish(slot, Ok(done)),
             Err(e) => finish(slot, Err(e)),
         }
+    }
+    Ok(())
+}
+
+/// Row `r`'s pending tokens in a pass of its own over its cache; the new columns go
+/// back into the layout (widened when the row outgrows it). An error of the pass
+/// ends that row only.
+fn solo_pass(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>], r: usize) -> Result<()> {
+    let model = &shared.model;
+    let Some(l) = rows[r].as_mut() else { return Ok(()) };
+    let fed = l.decoder.pending().len();
+    let started = Instant::now();
+    let past = slots.extract(r)?;
+    let outcome = match model.forward(l.decoder.pending(), &past) {
+        Ok(step) => {
+            let took = started.elapsed();
+            if !slots.write(r, &step.kv, past.len)? {
+                let plan: Vec<Source> =
+                    (0..rows.len()).map(|i| if i == r { Source::Fresh(&step.kv) } else { Source::Row(i) }).collect();
+                *slots = slots.rebuild(&plan)?;
+            }
+            let Some(l) = rows[r].as_mut() else { return Ok(()) };
+            l.decoder.accept(&model.tokens, &step.logits, fed, took, 1)
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(None) => {}
+        Ok(Some(done)) => finish(&mut rows[r], Ok(done)),
+        Err(e) => finish(&mut rows[r], Err(e)),
     }
     Ok(())
 }
