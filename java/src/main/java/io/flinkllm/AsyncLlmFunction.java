@@ -10,7 +10,7 @@ import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.SpecializedFunction;
 import org.apache.flink.table.functions.UserDefinedFunction;
 import org.apache.flink.table.types.inference.TypeInference;
-import org.apache.flink.types.Row;
+import org.apache.flink.table.data.RowData;
 
 /**
  * {@code llm_async(task, input [, options])}: {@link LlmFunction} as an asynchronous scalar
@@ -31,6 +31,10 @@ import org.apache.flink.types.Row;
  * the exception {@link LlmFunction} throws; Flink then retries it per
  * {@code table.exec.async-scalar.retry-strategy} (the engine is deterministic, so a retry fails
  * again: {@code NO_RETRY} saves the wasted attempts) and fails the job.
+ *
+ * <p>{@code eval} completes with Flink's internal {@link RowData}, not {@code Row}: Flink 2.3
+ * converts an async result with a converter that is not null-safe for ROW, so a NULL
+ * {@code Row} (NULL input, ignored row) would fail the job. SQL sees the same ROW type either way.
  */
 public class AsyncLlmFunction extends AsyncScalarFunction implements SpecializedFunction {
     private static final long serialVersionUID = 1L;
@@ -42,7 +46,7 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
     private transient Executor executor;
 
     public AsyncLlmFunction() {
-        this(LlmCall.unplanned(), ExecutionConfigOptions.TABLE_EXEC_ASYNC_SCALAR_MAX_CONCURRENT_OPERATIONS.defaultValue());
+        this(LlmCall.unplanned(true), ExecutionConfigOptions.TABLE_EXEC_ASYNC_SCALAR_MAX_CONCURRENT_OPERATIONS.defaultValue());
     }
 
     private AsyncLlmFunction(LlmCall call, int threads) {
@@ -51,20 +55,15 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
     }
 
     @Override
-    public TypeInference getTypeInference(DataTypeFactory typeFactory) {
-        return LlmCall.typeInference();
-    }
-
-    @Override
     public UserDefinedFunction specialize(SpecializedContext context) {
+        // The executor's size comes from the job configuration, which only planning sees.
         int concurrent = context.getConfiguration().get(ExecutionConfigOptions.TABLE_EXEC_ASYNC_SCALAR_MAX_CONCURRENT_OPERATIONS);
-        return new AsyncLlmFunction(LlmCall.plan(context), concurrent);
+        return new AsyncLlmFunction(LlmCall.plan(context, true), concurrent);
     }
 
     @Override
-    public boolean isDeterministic() {
-        // As LlmFunction: keeps the planner from running the model while planning.
-        return false;
+    public TypeInference getTypeInference(DataTypeFactory typeFactory) {
+        return LlmCall.typeInference(true);
     }
 
     @Override
@@ -73,16 +72,18 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
         executor = SharedTasks.asyncExecutor(call.taskPath, call.options, threads);
     }
 
-    public void eval(CompletableFuture<Row> result, String task, String input) {
+    public void eval(CompletableFuture<RowData> result, String task, String input) {
         if (input == null) {
-            result.complete(call.run(null));
+            // Flink's async calc answers a NULL argument itself (NULL, without calling eval);
+            // this keeps the sync function's answer for any caller that does pass one.
+            result.complete((RowData) call.run(null));
             return;
         }
         long started = call.started();
         try {
             executor.execute(() -> {
                 try {
-                    result.complete(call.generate(input, started));
+                    result.complete((RowData) call.generate(input, started));
                 } catch (Throwable t) {
                     result.completeExceptionally(t);
                 }
@@ -94,12 +95,18 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
         }
     }
 
-    public void eval(CompletableFuture<Row> result, String task, String input, String callOptions) {
+    public void eval(CompletableFuture<RowData> result, String task, String input, String callOptions) {
         eval(result, task, input);
     }
 
     @Override
     public void close() {
         call.close();
+    }
+
+    @Override
+    public boolean isDeterministic() {
+        // As LlmFunction: keeps the planner from running the model while planning.
+        return false;
     }
 }

@@ -9,6 +9,7 @@ import java.util.Optional;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.SpecializedFunction.SpecializedContext;
 import org.apache.flink.table.types.DataType;
@@ -25,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * {@link LlmFunction} and {@link AsyncLlmFunction} share. At planning it turns the task's JSON
  * schema into the ROW type and resolves the options; on the task manager it holds the shared
  * native task, the error policy and the metrics, and turns one input into one ROW (or into the
- * exception that fails the job). The functions only decide on which thread that happens.
+ * exception that fails the job). The functions only decide on which thread that happens, and
+ * whether results are external {@link Row}s or internal {@link RowData} (an async scalar function
+ * in Flink 2.3 cannot complete with a NULL {@code Row}: its result converter is not null-safe).
  */
 final class LlmCall implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -38,6 +41,8 @@ final class LlmCall implements Serializable {
     final String taskPath;
     final String outputType;
     final LlmOptions options;
+    /** Results as {@link RowData} instead of {@link Row}. */
+    private final boolean internalRows;
 
     private transient DataType rowType;
     private transient long handle;
@@ -46,21 +51,25 @@ final class LlmCall implements Serializable {
     private transient ErrorPolicy policy;
     private transient LlmMetrics metrics;
 
-    private LlmCall(String taskPath, String outputType, LlmOptions options) {
+    private LlmCall(String taskPath, String outputType, LlmOptions options, boolean internalRows) {
         this.taskPath = taskPath;
         this.outputType = outputType;
         this.options = options;
+        this.internalRows = internalRows;
     }
 
     /** The call before planning: no task yet. */
-    static LlmCall unplanned() {
-        return new LlmCall(null, null, LlmOptions.defaults());
+    static LlmCall unplanned(boolean internalRows) {
+        return new LlmCall(null, null, LlmOptions.defaults(), internalRows);
     }
 
     // ---------------------------------------------------------------- planning
 
-    /** {@code (task STRING literal, input STRING [, options STRING literal])} → the task's ROW. */
-    static TypeInference typeInference() {
+    /**
+     * {@code (task STRING literal, input STRING [, options STRING literal])} → the task's ROW,
+     * as {@link RowData} with {@code internalRows}.
+     */
+    static TypeInference typeInference(boolean internalRows) {
         ArgumentTypeStrategy task = InputTypeStrategies.and(InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()));
         ArgumentTypeStrategy text = InputTypeStrategies.explicit(DataTypes.STRING());
         return TypeInference.newBuilder()
@@ -69,12 +78,12 @@ final class LlmCall implements Serializable {
                         InputTypeStrategies.sequence(task, text, task)))
                 // The job configuration is not visible here: options that change the type
                 // (error-column) come from the call literal or system properties.
-                .outputTypeStrategy(call -> Optional.of(outputDataType(describe(resolveTask(call, null)), options(call, null))))
+                .outputTypeStrategy(call -> Optional.of(outputDataType(describe(resolveTask(call, null)), options(call, null), internalRows)))
                 .build();
     }
 
     /** The call site as the planner specialized it: task path, ROW type and options resolved. */
-    static LlmCall plan(SpecializedContext context) {
+    static LlmCall plan(SpecializedContext context, boolean internalRows) {
         CallContext call = context.getCallContext();
         ReadableConfig config = context.getConfiguration();
         String path = resolveTask(call, config).toString();
@@ -83,14 +92,14 @@ final class LlmCall implements Serializable {
         // Type inference cannot see the job configuration; if flinkllm.tasks.dir or
         // flinkllm.error-column set there changes the type, the plan would be wrong.
         DataType planned = call.getOutputDataType().orElse(null);
-        DataType actual = outputDataType(type, options);
+        DataType actual = outputDataType(type, options, internalRows);
         if (planned != null && !planned.getLogicalType().copy(true).equals(actual.getLogicalType().copy(true))) {
             throw new ValidationException("llm(): task " + path + " gives type " + actual + " but the query was planned with " + planned
                     + " (is " + TASKS_DIR_OPTION + " or " + LlmOptions.PREFIX + LlmOptions.ERROR_COLUMN + " set in the job configuration only?"
                     + " The planner does not see it there: give error-column in the call's options, set either as a system property / "
                     + TASKS_DIR_ENV + ", or use an absolute task path)");
         }
-        return new LlmCall(path, type, options);
+        return new LlmCall(path, type, options, internalRows);
     }
 
     private static LlmOptions options(CallContext call, ReadableConfig config) {
@@ -102,9 +111,10 @@ final class LlmCall implements Serializable {
         }
     }
 
-    private static DataType outputDataType(String schemaRowType, LlmOptions options) {
+    private static DataType outputDataType(String schemaRowType, LlmOptions options, boolean internalRows) {
         try {
-            return RowTypes.output(schemaRowType, options.errorColumn);
+            DataType type = RowTypes.output(schemaRowType, options.errorColumn);
+            return internalRows ? type.bridgedTo(RowData.class) : type;
         } catch (LlmException e) {
             throw new ValidationException("llm(): " + e.getMessage(), e);
         }
@@ -163,7 +173,7 @@ final class LlmCall implements Serializable {
     }
 
     /** One row on this thread: NULL for a NULL input, else {@link #generate}. */
-    Row run(String input) {
+    Object run(String input) {
         if (input == null) {
             metrics.nullInput();
             return null;
@@ -180,7 +190,7 @@ final class LlmCall implements Serializable {
      * Runs the model on one input (blocking) and applies the error policy: the ROW, a NULL or
      * error-column ROW for a row that continues, or the {@link LlmException} that fails the job.
      */
-    Row generate(String input, long started) {
+    Object generate(String input, long started) {
         try {
             long[] stats = new long[Engine.STATS];
             Object[] fields = Engine.generate(handle, input, options.timeoutMillis, stats);
@@ -204,8 +214,8 @@ final class LlmCall implements Serializable {
         metrics.finished(started);
     }
 
-    private Row toRow(Object[] fields) {
-        return (Row) RowTypes.toExternal(rowType, fields);
+    private Object toRow(Object[] fields) {
+        return internalRows ? RowTypes.toInternal(rowType, fields) : RowTypes.toExternal(rowType, fields);
     }
 
     void close() {

@@ -33,7 +33,7 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
     private final LlmCall call;
 
     public LlmFunction() {
-        this(LlmCall.unplanned());
+        this(LlmCall.unplanned(false));
     }
 
     private LlmFunction(LlmCall call) {
@@ -42,12 +42,12 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
 
     @Override
     public TypeInference getTypeInference(DataTypeFactory typeFactory) {
-        return LlmCall.typeInference();
+        return LlmCall.typeInference(false);
     }
 
     @Override
     public UserDefinedFunction specialize(SpecializedContext context) {
-        return new LlmFunction(LlmCall.plan(context));
+        return new LlmFunction(LlmCall.plan(context, false));
     }
 
     @Override
@@ -63,11 +63,11 @@ public class LlmFunction extends ScalarFunction implements SpecializedFunction {
     }
 
     public Row eval(String task, String input) {
-        return call.run(input);
+        return (Row) call.run(input);
     }
 
     public Row eval(String task, String input, String callOptions) {
-        return call.run(input);
+        return (Row) call.run(input);
     }
 
     @Override
