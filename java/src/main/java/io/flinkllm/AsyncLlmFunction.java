@@ -34,7 +34,8 @@ import org.apache.flink.table.data.RowData;
  *
  * <p>{@code eval} completes with Flink's internal {@link RowData}, not {@code Row}: Flink 2.3
  * converts an async result with a converter that is not null-safe for ROW, so a NULL
- * {@code Row} (NULL input, ignored row) would fail the job. SQL sees the same ROW type either way.
+ * {@code Row} (a row ignored under {@code error-handling-strategy=ignore}) would fail the job.
+ * SQL sees the same ROW type either way.
  */
 public class AsyncLlmFunction extends AsyncScalarFunction implements SpecializedFunction {
     private static final long serialVersionUID = 1L;
