@@ -1,8 +1,10 @@
 """The throughput table: the engine alone (one row at a time) and with N rows in flight
-(continuous batching), and llama.cpp on the same task, all in one run so the ratios
-compare figures taken under the same machine load.
+(continuous batching), llama.cpp on the same task, and with --flink the same task as Flink
+SQL on a MiniCluster through LlmFunction and AsyncLlmFunction (bench/flink), all in one run
+so the ratios compare figures taken under the same machine load.
 
 Usage: bench/table [--task T] [--input IN.jsonl] [--rows N] [--concurrency 4,8,16] [--skip-llamacpp]
+                   [--flink] [--flink-concurrency 16]
 Prints the figures each engine's bench printed (one JSON line each) to stderr and a
 Markdown table to stdout. Timings are figures, never checks.
 """
@@ -30,6 +32,8 @@ def main():
     p.add_argument("--concurrency", default="4,8,16")
     p.add_argument("--flinkllm", default=os.path.join(ROOT, "target/release/flinkllm"))
     p.add_argument("--skip-llamacpp", action="store_true")
+    p.add_argument("--flink", action="store_true", help="add the Flink SQL rows (bench/flink: sync and async UDF)")
+    p.add_argument("--flink-concurrency", type=int, default=16, help="async rows in flight for the Flink row")
     a = p.parse_args()
 
     base = [a.flinkllm, "bench", "--task", a.task, "--input", a.input, "--rows", str(a.rows)]
@@ -40,8 +44,14 @@ def main():
         llama = run_json([os.path.join(ROOT, "bench/llamacpp"), "--task", a.task, "--input", a.input, "--rows", str(a.rows)])
         results.append(("llama.cpp (Q4_1 GGUF, grammar)", llama))
 
-    single = results[0][1]["rows_per_s"]
     llama_rps = results[-1][1]["rows_per_s"] if not a.skip_llamacpp else None
+    if a.flink:
+        out = subprocess.run([os.path.join(ROOT, "bench/flink"), "--json", "--task", a.task, "--input", a.input, "--rows", str(a.rows),
+                              "--concurrency", str(a.flink_concurrency)], check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout
+        flink = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        results += [(f"Flink SQL, LlmFunction (sync), p=1" if r["engine"] == "flink sync" else
+                     f"Flink SQL, AsyncLlmFunction, {r['max_concurrent']} in flight, p=1", r) for r in flink]
+    single = results[0][1]["rows_per_s"]
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (2 cores)")
     print("| run | rows/s | gen tok/s | p50 ms | p99 ms | peak RSS MB | schema-valid | x single | x llama.cpp |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -50,6 +60,10 @@ def main():
         ratio_llama = f"{r['rows_per_s'] / llama_rps:.2f}" if llama_rps else "-"
         print(f"| {name} | {r['rows_per_s']:.2f} | {r['gen_tokens_per_s']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
               f"| {r['peak_rss_mb']:.0f} | {valid}/{r['rows']} | {r['rows_per_s'] / single:.2f} | {ratio_llama} |")
+    if a.flink:
+        sync, async_ = (r for name, r in results if r.get("engine", "").startswith("flink "))
+        print(f"\nFlink rows: the task opened before the jobs; peak RSS is the whole JVM running the MiniCluster. "
+              f"AsyncLlmFunction / LlmFunction in this run: {async_['rows_per_s'] / sync['rows_per_s']:.2f}x rows/s")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
-"""Soak: N rows (default 10,000) through llm() on a real standalone Flink cluster with the
-tiny model, sampling the TaskManager process once a second: RSS, open file descriptors,
-threads, and rows done (the UDF's own `flinkllm.rows` metric, read through the REST API).
-Prints the figures; it asserts nothing (a machine's speed is no test verdict).
+"""Soak: N rows (default 10,000) through the sync llm() and then the async llm_async() on a
+real standalone Flink cluster (a fresh one per function) with the tiny model, sampling the
+TaskManager process once a second: RSS, open file descriptors, threads, and rows done (the
+UDF's own `flinkllm.rows` metric, read through the REST API).
 
-    python tests/soak/soak.py [--rows 10000] [--warmup 0.1]
+    python tests/soak/soak.py [--rows 10000] [--warmup 0.1] [--function sync|async|both]
 
-RSS after warm-up should stay within ±5% and fds/threads flat: a leak per row would show
-as a steady climb over thousands of rows. Warm-up = the first `--warmup` share of the rows
-(model load, JIT, allocator growth). One TaskManager, one slot, so one process holds all
-the native state being measured; its JVM pre-touches its heap (-XX:+AlwaysPreTouch) so that
-heap pages being touched for the first time do not pass for a leak.
+Checks, per function (exit status 1 if one fails; speed is printed, never checked): RSS
+after warm-up stays within ±5%, and fds and threads stay flat (the last sample at most
+FLAT_SLACK above the first one after warm-up): a leak per row would show as a steady climb
+over thousands of rows. Warm-up = the first `--warmup` share of the rows (model load, JIT,
+allocator growth, the async executor's threads starting). One TaskManager, one slot, so one
+process holds all the native state being measured; its JVM pre-touches its heap
+(-XX:+AlwaysPreTouch) so that heap pages being touched for the first time do not pass for a
+leak. The async job keeps 16 rows in flight (`table.exec.async-scalar.max-concurrent-operations`),
+which the engine batches.
 """
 import argparse
 import json
@@ -25,15 +29,34 @@ from run_job import ROOT, render, sql_preamble, udf_jar  # noqa: E402
 MODELS = pathlib.Path.home() / ".cache" / "flinkllm" / "models"
 WORK = ROOT / "tests" / "e2e" / "work" / "soak"  # ignored by git
 
-JOB = sql_preamble("soak", 1, "10s") + """
+ASYNC_SETTINGS = {
+    "table.exec.async-scalar.max-concurrent-operations": 16,
+    "table.exec.async-scalar.retry-strategy": "NO_RETRY",
+}
+
+# Per function: SQL name, CREATE FUNCTION, extra SET lines.
+FUNCTIONS = {
+    "sync": ("llm", "", {}),
+    "async": ("llm_async", "CREATE FUNCTION llm_async AS 'io.flinkllm.AsyncLlmFunction';\n", ASYNC_SETTINGS),
+}
+
+RSS_BAND_PCT = 5
+FLAT_SLACK = 4  # fds / threads the last sample may be above the first after warm-up
+
+JOB = """
 CREATE TEMPORARY TABLE messages (id BIGINT, message STRING)
   WITH ('connector' = 'filesystem', 'path' = '${INPUT}', 'format' = 'json');
 CREATE TEMPORARY TABLE results (id BIGINT, label STRING, score BIGINT, error STRING)
   WITH ('connector' = 'filesystem', 'path' = '${OUT}', 'format' = 'json');
 INSERT INTO results
 SELECT id, r.label, r.score, r.error
-FROM (SELECT id, llm('${TASK}', message, 'error-handling-strategy=ignore; error-column=true') AS r FROM messages);
+FROM (SELECT id, ${FUNCTION}('${TASK}', message, 'error-handling-strategy=ignore; error-column=true') AS r FROM messages);
 """
+
+
+def job_sql(function):
+    name, create, settings = FUNCTIONS[function]
+    return sql_preamble("soak", 1, "10s", **settings) + create + JOB.replace("${FUNCTION}", name)
 
 TASK = {
     "system_prompt": "Classify the message.",
@@ -73,6 +96,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--warmup", type=float, default=0.1, help="share of rows counted as warm-up")
+    parser.add_argument("--function", choices=["sync", "async", "both"], default="both")
     args = parser.parse_args()
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -81,12 +105,23 @@ def main():
     data = WORK / "messages.jsonl"
     data.write_text("".join(json.dumps({"id": i, "message": " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(3 + i % 9)) + f" #{i}"}) + "\n"
                             for i in range(args.rows)))
-    job = WORK / "soak.sql"
-    job.write_text(JOB)
-    render(job, {"INPUT": data, "OUT": WORK / "out", "TASK": task}, job)
     if args.rows != 10_000:
         print(f"NOTE: {args.rows} rows, not the full 10,000-row soak", flush=True)
+    failed = []
+    for function in (["sync", "async"] if args.function == "both" else [args.function]):
+        job = WORK / f"soak-{function}.sql"
+        job.write_text(job_sql(function))
+        render(job, {"INPUT": data, "OUT": WORK / f"out-{function}", "TASK": task}, job)
+        print(f"\n=== {function}: {FUNCTIONS[function][0]}()", flush=True)
+        samples, after_job, seconds = soak(job)
+        failed += [f"{function}: {p}" for p in report(samples, after_job, args.rows, args.warmup, seconds)]
+    if failed:
+        sys.exit("soak FAILED:\n  " + "\n  ".join(failed))
+    print("\nsoak passed: RSS within ±5% after warm-up, fds and threads flat, for every function")
 
+
+def soak(job):
+    """Runs the job on a fresh one-TaskManager cluster; returns (samples, figures after the job, seconds)."""
     samples = []
     # The heap is touched up front, so RSS growth while rows run is native or off-heap
     # memory, not the JVM heap being paged in for the first time.
@@ -109,13 +144,14 @@ def main():
         if not done.is_set():
             sys.exit("the soak job failed: see the traceback above")
         after_job = proc_figures(tm)
-    report(samples, after_job, args.rows, args.warmup, time.time() - started)
+    return samples, after_job, time.time() - started
 
 
 def report(samples, after_job, total, warmup_share, seconds):
+    """Prints the figures; returns the checks that failed."""
     warm = [s for s in samples if s["rows"] >= total * warmup_share]
     if len(warm) < 2:
-        sys.exit(f"too few samples after warm-up ({len(warm)}): use more rows")
+        sys.exit(f"too few samples after warm-up ({len(warm)} of {len(samples)}: {samples[-3:]}): use more rows")
     base = warm[0]
     rss = [s["rss_mib"] for s in warm]
     dev = [(r - base["rss_mib"]) / base["rss_mib"] * 100 for r in rss]
@@ -124,11 +160,18 @@ def report(samples, after_job, total, warmup_share, seconds):
     step = max(1, len(samples) // 12)
     for s in samples[::step] + [samples[-1]]:
         print(f"{s['rows']:>7} {s['t']:>6.0f} {s['rss_mib']:>8.1f} {s['fds']:>5} {s['threads']:>7}")
+    rss_ok = max(abs(d) for d in dev) <= RSS_BAND_PCT
     print(f"after warm-up ({base['rows']} rows): RSS {base['rss_mib']:.1f} MiB; later min {min(rss):.1f}, max {max(rss):.1f}, "
           f"last {rss[-1]:.1f} MiB -> deviation {min(dev):+.1f}% .. {max(dev):+.1f}% "
-          f"({'within' if max(abs(d) for d in dev) <= 5 else 'OUTSIDE'} ±5%)")
-    print(f"fds: {base['fds']} after warm-up, {warm[-1]['fds']} at the last sample, {after_job['fds']} after the job ended")
-    print(f"threads: {base['threads']} after warm-up, {warm[-1]['threads']} at the last sample, {after_job['threads']} after the job ended")
+          f"({'within' if rss_ok else 'OUTSIDE'} ±{RSS_BAND_PCT}%)")
+    failed = [] if rss_ok else [f"RSS after warm-up moved {min(dev):+.1f}% .. {max(dev):+.1f}% (band ±{RSS_BAND_PCT}%)"]
+    for key in ("fds", "threads"):
+        flat = warm[-1][key] - base[key] <= FLAT_SLACK
+        print(f"{key}: {base[key]} after warm-up, max {max(s[key] for s in warm)}, {warm[-1][key]} at the last sample, "
+              f"{after_job[key]} after the job ended ({'flat' if flat else 'CLIMBING'})")
+        if not flat:
+            failed.append(f"{key} climbed from {base[key]} to {warm[-1][key]} after warm-up")
+    return failed
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ use crate::error::JniError;
 use crate::shape::{row_shape, Shape};
 use flinkllm_engine::schema::SchemaIr;
 use flinkllm_engine::tokens::TokenText;
-use flinkllm_engine::{ContextOverflow, Error, Manifest, Result, RowStats, Task, TaskOptions, TaskSpec};
+use flinkllm_engine::{BatchConfig, ContextOverflow, Error, Manifest, Result, RowStats, Task, TaskOptions, TaskSpec};
 use once_cell::sync::OnceCell;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,23 @@ pub fn open(task_path: &str, overrides: Overrides) -> Result<OpenTask> {
     let task = Task::load(Path::new(task_path), &options(overrides))?;
     let shape = row_shape(&task.spec().ir).map_err(|m| Error::UnsupportedSchema(format!("{task_path}: {m}")))?;
     Ok(OpenTask { task, shape })
+}
+
+/// How the task batches rows: `max_batch` rows per forward pass (1 = each row alone on its
+/// caller's thread); `queue_capacity` 0 and a negative `max_wait_micros` keep the engine's
+/// defaults for them.
+pub fn set_batching(task: &OpenTask, max_batch: usize, queue_capacity: usize, max_wait_micros: i64) -> Result<()> {
+    if max_batch == 0 {
+        return Err(Error::InvalidInput("max_batch must be at least 1".into()));
+    }
+    let mut config = BatchConfig::batched(max_batch);
+    if queue_capacity > 0 {
+        config.queue_capacity = queue_capacity;
+    }
+    if max_wait_micros >= 0 {
+        config.max_wait = Duration::from_micros(max_wait_micros as u64);
+    }
+    task.task.set_batching(config)
 }
 
 pub fn warm_up(task: &OpenTask) -> Result<()> {

@@ -13,7 +13,7 @@ use convert::{row_to_java, rust_string};
 use error::{JniError, Result};
 use handles::Handles;
 use jni::objects::{JClass, JLongArray, JString};
-use jni::sys::{jlong, jobjectArray, jstring};
+use jni::sys::{jint, jlong, jobjectArray, jstring};
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -90,6 +90,22 @@ pub extern "system" fn Java_io_flinkllm_Engine_open<'l>(
 #[no_mangle]
 pub extern "system" fn Java_io_flinkllm_Engine_warmUp<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
     entry(&mut env, (), |_| Ok(engine_api::warm_up(&*TASKS.get(handle)?)?))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_Engine_setBatching<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    handle: jlong,
+    max_batch: jint,
+    queue_capacity: jint,
+    max_wait_micros: jlong,
+) {
+    entry(&mut env, (), |_| {
+        let task = TASKS.get(handle)?;
+        let max_batch = usize::try_from(max_batch).map_err(|_| JniError::InvalidInput(format!("maxBatch must be at least 1, got {max_batch}")))?;
+        Ok(engine_api::set_batching(&task, max_batch, queue_capacity.max(0) as usize, max_wait_micros)?)
+    })
 }
 
 #[no_mangle]

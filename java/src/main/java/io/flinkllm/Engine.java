@@ -39,6 +39,15 @@ final class Engine {
      */
     static native long open(String taskPath, long maxTokens, String contextOverflow);
 
+    /**
+     * How the task batches rows: up to {@code maxBatch} rows running at the same time (from
+     * any threads) share one forward pass; 1 runs every row alone on its caller's thread.
+     * {@code queueCapacity} 0 and a negative {@code maxWaitMicros} keep the engine's defaults
+     * (4 × maxBatch rows waiting; 2 ms before a partial batch runs). Every handle of the same
+     * task file and engine options shares the setting.
+     */
+    static native void setBatching(long handle, int maxBatch, int queueCapacity, long maxWaitMicros);
+
     /** Runs one throw-away row so the first real row does not pay one-time costs. */
     static native void warmUp(long handle);
 

@@ -12,6 +12,7 @@ import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Histogram;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.ThreadSafeSimpleCounter;
 
 /**
  * The function's metrics, all under the {@code flinkllm} group of the operator:
@@ -28,6 +29,8 @@ import org.apache.flink.metrics.MetricGroup;
  *       index + prompt-prefix cache of this task), {@code processRssBytes} (the whole task
  *       manager), {@code modelLoads} (models loaded from disk by this process).
  * </ul>
+ *
+ * Thread-safe: {@link AsyncLlmFunction} finishes rows on its executor's threads.
  */
 final class LlmMetrics {
     static final String GROUP = "flinkllm";
@@ -51,14 +54,14 @@ final class LlmMetrics {
     LlmMetrics(MetricGroup operator, long nativeMemoryBytes) {
         group = operator.addGroup(GROUP);
         errorKinds = group.addGroup("errorKind");
-        rows = group.counter("rows");
-        nullInputs = group.counter("nullInputs");
-        errors = group.counter("errors");
-        ignored = group.counter("ignoredRows");
-        skipped = group.counter("skippedRows");
-        promptTokens = group.counter("promptTokens");
-        generatedTokens = group.counter("generatedTokens");
-        forcedTokens = group.counter("forcedTokens");
+        rows = counter(group, "rows");
+        nullInputs = counter(group, "nullInputs");
+        errors = counter(group, "errors");
+        ignored = counter(group, "ignoredRows");
+        skipped = counter(group, "skippedRows");
+        promptTokens = counter(group, "promptTokens");
+        generatedTokens = counter(group, "generatedTokens");
+        forcedTokens = counter(group, "forcedTokens");
         group.meter("rowsPerSecond", new MeterView(rows));
         group.meter("tokensPerSecond", new MeterView(generatedTokens));
         latencyMs = group.histogram("latencyMs", new LatencyHistogram(1024));
@@ -76,7 +79,7 @@ final class LlmMetrics {
         nullInputs.inc();
     }
 
-    /** Marks a row as started; returns its start time for {@link #finished}. */
+    /** Marks a row as started (in flight until {@link #finished}); returns its start time for that. */
     long started() {
         rows.inc();
         inFlight.incrementAndGet();
@@ -106,7 +109,11 @@ final class LlmMetrics {
     }
 
     private Counter kindCounter(String kind) {
-        return byKind.computeIfAbsent(kind, errorKinds::counter);
+        return byKind.computeIfAbsent(kind, k -> counter(errorKinds, k));
+    }
+
+    private static Counter counter(MetricGroup group, String name) {
+        return group.counter(name, new ThreadSafeSimpleCounter());
     }
 
     /** Resident set of this process (Linux; 0 where /proc is absent). */

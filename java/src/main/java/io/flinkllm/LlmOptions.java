@@ -39,10 +39,14 @@ import org.apache.flink.util.TimeUtils;
  *       {@code skipped}: NULL result (or error column) whatever the strategy; {@code failover}: the
  *       job fails whatever the strategy; unset: the task file's {@code context_overflow_action},
  *       else an {@link InputTooLongException} handled by {@code error-handling-strategy}</td></tr>
+ *   <tr><td>{@code batch-size}</td><td>most rows of this task that share one forward pass in the engine
+ *       (rows running at the same time in the task manager: several slots, or the async function's
+ *       concurrent rows); {@code 1}: every row runs alone on its caller's thread; default
+ *       {@link #DEFAULT_BATCH_SIZE}</td></tr>
  * </table>
  */
 final class LlmOptions implements Serializable {
-    private static final long serialVersionUID = 2L;
+    private static final long serialVersionUID = 3L;
 
     static final String PREFIX = "flinkllm.";
     static final String ERROR_HANDLING_STRATEGY = "error-handling-strategy";
@@ -50,10 +54,18 @@ final class LlmOptions implements Serializable {
     static final String MAX_TOKENS = "max-tokens";
     static final String TIMEOUT = "timeout";
     static final String CONTEXT_OVERFLOW_ACTION = "context-overflow-action";
+    static final String BATCH_SIZE = "batch-size";
     static final String TASKS_DIR = "tasks.dir";
 
+    /**
+     * Engine rows per forward pass unless {@code batch-size} says otherwise, for both functions:
+     * concurrent rows of one task in a task manager (sync calls from several slots, async rows)
+     * share forward passes. The one place to change the default; 1 turns batching off.
+     */
+    static final int DEFAULT_BATCH_SIZE = 16;
+
     /** Options a call literal may carry (tasks.dir names a file location, not a row policy). */
-    static final List<String> CALL_OPTIONS = Arrays.asList(ERROR_HANDLING_STRATEGY, ERROR_COLUMN, MAX_TOKENS, TIMEOUT, CONTEXT_OVERFLOW_ACTION);
+    static final List<String> CALL_OPTIONS = Arrays.asList(ERROR_HANDLING_STRATEGY, ERROR_COLUMN, MAX_TOKENS, TIMEOUT, CONTEXT_OVERFLOW_ACTION, BATCH_SIZE);
 
     enum ErrorHandling {
         /** The job fails with the reason (Flink restarts it per its restart strategy). */
@@ -88,17 +100,21 @@ final class LlmOptions implements Serializable {
     final long timeoutMillis;
     /** null = the task file's context_overflow_action. */
     final ContextOverflow contextOverflow;
+    /** Engine rows per forward pass; 1 = no batching. */
+    final int batchSize;
 
-    private LlmOptions(ErrorHandling errorHandling, boolean errorColumn, long maxTokens, long timeoutMillis, ContextOverflow contextOverflow) {
+    private LlmOptions(ErrorHandling errorHandling, boolean errorColumn, long maxTokens, long timeoutMillis, ContextOverflow contextOverflow,
+            int batchSize) {
         this.errorHandling = errorHandling;
         this.errorColumn = errorColumn;
         this.maxTokens = maxTokens;
         this.timeoutMillis = timeoutMillis;
         this.contextOverflow = contextOverflow;
+        this.batchSize = batchSize;
     }
 
     static LlmOptions defaults() {
-        return new LlmOptions(ErrorHandling.FAILOVER, false, 0, 0, null);
+        return new LlmOptions(ErrorHandling.FAILOVER, false, 0, 0, null, DEFAULT_BATCH_SIZE);
     }
 
     /** Resolves options from the call literal (may be null), then config (may be null), then system properties. */
@@ -109,17 +125,20 @@ final class LlmOptions implements Serializable {
         String maxTokens = lookup(MAX_TOKENS, call, config);
         String timeout = lookup(TIMEOUT, call, config);
         String overflow = lookup(CONTEXT_OVERFLOW_ACTION, call, config);
+        String batchSize = lookup(BATCH_SIZE, call, config);
         return new LlmOptions(
                 strategy == null ? ErrorHandling.FAILOVER : parseEnum(ErrorHandling.class, ERROR_HANDLING_STRATEGY, strategy),
                 errorColumn != null && parseBoolean(errorColumn),
                 maxTokens == null ? 0 : parsePositive(MAX_TOKENS, maxTokens),
                 timeout == null ? 0 : parseTimeout(timeout),
-                overflow == null ? null : parseEnum(ContextOverflow.class, CONTEXT_OVERFLOW_ACTION, overflow));
+                overflow == null ? null : parseEnum(ContextOverflow.class, CONTEXT_OVERFLOW_ACTION, overflow),
+                batchSize == null ? DEFAULT_BATCH_SIZE : (int) Math.min(Integer.MAX_VALUE, parsePositive(BATCH_SIZE, batchSize)));
     }
 
     /** Options that shape the native task (tasks with different ones are opened separately). */
     String engineKey() {
-        return "max-tokens=" + maxTokens + ";context-overflow=" + (contextOverflow == null ? "" : contextOverflow.engineSetting());
+        return "max-tokens=" + maxTokens + ";context-overflow=" + (contextOverflow == null ? "" : contextOverflow.engineSetting())
+                + ";batch-size=" + batchSize;
     }
 
     static String lookup(String option, Map<String, String> call, ReadableConfig config) {

@@ -3,6 +3,9 @@ package io.flinkllm;
 import java.lang.reflect.Array;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.flink.table.data.GenericArrayData;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.table.types.logical.RowType;
@@ -51,6 +54,19 @@ final class RowTypes {
 
     /** Converts a value of the native shape into the external class {@code type} asks for. */
     static Object toExternal(DataType type, Object value) {
+        return convert(type, value, false);
+    }
+
+    /**
+     * Converts a value of the native shape into Flink's internal data structures ({@link
+     * GenericRowData}, {@link GenericArrayData}, {@link StringData}), for a result declared as
+     * {@code RowData}.
+     */
+    static Object toInternal(DataType type, Object value) {
+        return convert(type, value, true);
+    }
+
+    private static Object convert(DataType type, Object value, boolean internal) {
         if (value == null) {
             return null;
         }
@@ -61,21 +77,21 @@ final class RowTypes {
             if (fields.length != children.size()) {
                 throw new EngineRuntimeException("engine returned " + fields.length + " fields for " + type);
             }
-            Row row = new Row(fields.length);
+            Object[] out = new Object[fields.length];
             for (int i = 0; i < fields.length; i++) {
-                row.setField(i, toExternal(children.get(i), fields[i]));
+                out[i] = convert(children.get(i), fields[i], internal);
             }
-            return row;
+            return internal ? GenericRowData.of(out) : Row.of(out);
         }
         if (root == LogicalTypeRoot.ARRAY) {
             Object[] items = (Object[]) value;
             DataType element = children.get(0);
-            Object array = Array.newInstance(element.getConversionClass(), items.length);
+            Object array = internal ? new Object[items.length] : Array.newInstance(element.getConversionClass(), items.length);
             for (int i = 0; i < items.length; i++) {
-                Array.set(array, i, toExternal(element, items[i]));
+                Array.set(array, i, convert(element, items[i], internal));
             }
-            return array;
+            return internal ? new GenericArrayData((Object[]) array) : array;
         }
-        return value;
+        return internal && value instanceof String ? StringData.fromString((String) value) : value;
     }
 }

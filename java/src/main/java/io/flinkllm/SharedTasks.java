@@ -2,6 +2,11 @@ package io.flinkllm;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,13 +16,20 @@ import org.slf4j.LoggerFactory;
  * generated operator of a job (Flink may call {@code open()} several times in one job), so
  * the model, the constraint index and the prompt-prefix cache exist once per task manager.
  * Reference counted: the native handle is closed when the last user releases it.
+ *
+ * <p>A task opened for {@link AsyncLlmFunction} also gets a small executor whose threads
+ * ({@code flinkllm-async-*}, daemons) run the blocking native calls, so the task thread never
+ * waits on the model; it is shut down with the native handle.
  */
 final class SharedTasks {
     private static final Logger LOG = LoggerFactory.getLogger(SharedTasks.class);
 
+    private static final AtomicInteger ASYNC_THREADS = new AtomicInteger();
+
     private static final class Entry {
         final long handle;
         int users;
+        ThreadPoolExecutor async;
 
         Entry(long handle) {
             this.handle = handle;
@@ -38,6 +50,8 @@ final class SharedTasks {
             String overflow = options.contextOverflow == null ? null : options.contextOverflow.engineSetting();
             entry = new Entry(Engine.open(taskPath, options.maxTokens, overflow));
             try {
+                // Before the warm-up, so that it also starts the batching worker.
+                Engine.setBatching(entry.handle, options.batchSize, 0, -1);
                 Engine.warmUp(entry.handle);
             } catch (RuntimeException e) {
                 Engine.close(entry.handle);
@@ -56,9 +70,44 @@ final class SharedTasks {
         Entry entry = OPEN.get(key);
         if (entry != null && --entry.users == 0) {
             OPEN.remove(key);
+            if (entry.async != null) {
+                // Rows still queued then fail fast on the closed handle; running ones finish.
+                entry.async.shutdown();
+            }
             Engine.close(entry.handle);
             LOG.info("flinkllm closed task {}", taskPath);
         }
+    }
+
+    /**
+     * The executor for asynchronous rows of a task the caller holds ({@link #acquire}d), with at
+     * least {@code threads} threads: created on first use, grown when a later user wants more.
+     * Idle threads end after a minute.
+     */
+    static synchronized Executor asyncExecutor(String taskPath, LlmOptions options, int threads) {
+        Entry entry = OPEN.get(key(taskPath, options));
+        if (entry == null) {
+            throw new IllegalStateException("task " + taskPath + " is not open");
+        }
+        int size = Math.max(1, threads);
+        if (entry.async == null) {
+            entry.async = new ThreadPoolExecutor(size, size, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), runnable -> {
+                Thread t = new Thread(runnable, "flinkllm-async-" + ASYNC_THREADS.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            entry.async.allowCoreThreadTimeOut(true);
+        } else if (entry.async.getMaximumPoolSize() < size) {
+            entry.async.setMaximumPoolSize(size);
+            entry.async.setCorePoolSize(size);
+        }
+        return entry.async;
+    }
+
+    /** Threads of the task's async executor right now (0 without one; for tests). */
+    static synchronized int asyncThreads(String taskPath, LlmOptions options) {
+        Entry entry = OPEN.get(key(taskPath, options));
+        return entry == null || entry.async == null ? 0 : entry.async.getPoolSize();
     }
 
     /** Number of slots/operators currently using the task with these options (for tests). */

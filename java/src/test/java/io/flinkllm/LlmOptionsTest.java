@@ -48,6 +48,25 @@ public class LlmOptionsTest {
     }
 
     @Test
+    public void batchSize() {
+        assertEquals(LlmOptions.DEFAULT_BATCH_SIZE, LlmOptions.resolve(null, null).batchSize);
+        assertEquals(LlmOptions.DEFAULT_BATCH_SIZE, LlmOptions.defaults().batchSize);
+        assertEquals(1, LlmOptions.resolve("batch-size=1", null).batchSize);
+        assertEquals(8, LlmOptions.resolve(" batch-size = 8 ;", null).batchSize);
+        Configuration conf = new Configuration();
+        conf.setString("flinkllm.batch-size", "4");
+        assertEquals(4, LlmOptions.resolve(null, conf).batchSize);
+        assertEquals(2, LlmOptions.resolve("batch-size=2", conf).batchSize);
+        assertTrue("the engine batches per setting, so it is part of the key",
+                !LlmOptions.resolve("batch-size=1", null).engineKey().equals(LlmOptions.resolve(null, null).engineKey()));
+        assertEquals(LlmOptions.resolve("batch-size=" + LlmOptions.DEFAULT_BATCH_SIZE, null).engineKey(), LlmOptions.resolve(null, null).engineKey());
+        assertFails("batch-size=0", "batch-size must be a whole number >= 1");
+        assertFails("batch-size=-3", "batch-size must be a whole number >= 1");
+        assertFails("batch-size=lots", "batch-size must be a whole number >= 1");
+        assertFails("batch_size=4", "unknown option 'batch_size'");
+    }
+
+    @Test
     public void systemPropertyIsTheLastFallback() {
         System.setProperty("flinkllm.max-tokens", "7");
         try {

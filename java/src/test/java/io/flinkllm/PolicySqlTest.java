@@ -8,6 +8,7 @@ import static org.junit.Assert.fail;
 
 import java.nio.file.Path;
 import java.util.List;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.types.Row;
@@ -39,17 +40,24 @@ public class PolicySqlTest {
     }
 
     static List<Row> run(String taskFile, String options, Path input) throws Exception {
-        TableEnvironment env = TestSupport.tableEnv(1);
-        env.executeSql("CREATE FUNCTION llm AS 'io.flinkllm.LlmFunction'");
-        TestSupport.jsonSource(env, "messages", "id INT, message STRING", input);
+        return run("llm", taskFile, options, input);
+    }
+
+    /** {@code SELECT id, <function>(task, message, options) FROM messages} over {@code input}. */
+    static List<Row> run(String function, String taskFile, String options, Path input) throws Exception {
+        TableEnvironment env = TestSupport.messagesEnv(1, new Configuration(), input);
         String task = TestSupport.sqlString(TinyModelSqlTest.tasksDir.resolve(taskFile).toString());
-        return TestSupport.collect(env, "SELECT id, llm(" + task + ", message, " + TestSupport.sqlString(options) + ") FROM messages");
+        return TestSupport.collect(env, "SELECT id, " + function + "(" + task + ", message, " + TestSupport.sqlString(options) + ") FROM messages");
+    }
+
+    static String failure(String taskFile, String options, Path input, Class<? extends Throwable> expected) {
+        return failure("llm", taskFile, options, input, expected);
     }
 
     /** Runs a job that must fail; returns the whole failure text. */
-    static String failure(String taskFile, String options, Path input, Class<? extends Throwable> expected) {
+    static String failure(String function, String taskFile, String options, Path input, Class<? extends Throwable> expected) {
         try {
-            run(taskFile, options, input);
+            run(function, taskFile, options, input);
         } catch (Exception e) {
             String all = ExceptionUtils.stringifyException(e);
             assertTrue(all, ExceptionUtils.findThrowable(e, expected).isPresent());

@@ -66,6 +66,18 @@ final class TestSupport {
         return TableEnvironment.create(EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
     }
 
+    /**
+     * A local-mode environment with {@code llm} ({@link LlmFunction}), {@code llm_async}
+     * ({@link AsyncLlmFunction}) and a table {@code messages (id INT, message STRING)} over {@code input}.
+     */
+    static TableEnvironment messagesEnv(int parallelism, Configuration conf, Path input) {
+        TableEnvironment env = tableEnv(parallelism, conf);
+        env.executeSql("CREATE FUNCTION llm AS '" + LlmFunction.class.getName() + "'");
+        env.executeSql("CREATE FUNCTION llm_async AS '" + AsyncLlmFunction.class.getName() + "'");
+        jsonSource(env, "messages", "id INT, message STRING", input);
+        return env;
+    }
+
     static List<Row> collect(TableEnvironment env, String query) throws Exception {
         List<Row> rows = new ArrayList<>();
         try (CloseableIterator<Row> it = env.executeSql(query).collect()) {

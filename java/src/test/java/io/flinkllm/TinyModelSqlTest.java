@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.types.Row;
@@ -65,10 +66,7 @@ public class TinyModelSqlTest {
     }
 
     static TableEnvironment envWithInput(int parallelism) {
-        TableEnvironment env = TestSupport.tableEnv(parallelism);
-        env.executeSql("CREATE FUNCTION llm AS 'io.flinkllm.LlmFunction'");
-        TestSupport.jsonSource(env, "messages", "id INT, message STRING", input);
-        return env;
+        return TestSupport.messagesEnv(parallelism, new Configuration(), input);
     }
 
     @Test
