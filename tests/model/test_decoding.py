@@ -31,58 +31,71 @@ FIXED_TEXT = (
 )
 
 
-def greedy_steps(dec, prompt_ids, steps, cached):
-    """Exactly `steps` greedy tokens, ignoring stop tokens, with or without the KV cache."""
-    ids, out = list(prompt_ids), []
-    logits, cache = dec.forward([ids], dec.empty_cache())
-    for _ in range(steps):
-        token = int(np.argmax(logits[0, -1]))
-        out.append(token)
-        ids.append(token)
-        if cached:
-            logits, cache = dec.forward([[token]], cache)
-        else:
-            logits, _ = dec.forward([ids], dec.empty_cache())
-    return out
-
-
 @pytest.mark.parametrize("name", [f"smollm2-135m-instruct-{p}" for p in PRECISIONS] + ["tiny"])
 def test_kv_cache_decoding_equals_full_recomputation(name):
+    """20 greedy steps with the KV cache; at every step the whole sequence so far is also
+    recomputed without a cache, and the two next-token distributions are compared. Float
+    compute (fp32, int4, tiny) agrees to rounding and picks the same token every step. int8
+    quantises activations per block (accuracy_level 4), which turns the rounding difference
+    between attention's prompt path and its one-token path (~5e-5) into up to ~1.3 in a
+    logit (measured), so it is held to that and to 18 of 20 same picks. A cache bug (wrong
+    position, column or layer) moves logits by far more and breaks both."""
     dec = decoder(model_path(name))
-    prompt = dec.encode(PROMPT)
-    cached = greedy_steps(dec, prompt, 20, cached=True)
-    recomputed = greedy_steps(dec, prompt, 20, cached=False)
-    print(f"{name}: {dec.decode(cached)!r}")
-    assert cached == recomputed
+    seq = dec.encode(PROMPT)
+    logits, cache = dec.forward([seq], dec.empty_cache())
+    worst, same = 0.0, 0
+    for _ in range(20):
+        recomputed, _ = dec.forward([seq], dec.empty_cache())
+        worst = max(worst, float(np.abs(recomputed[0, -1] - logits[0, -1]).max()))
+        same += int(recomputed[0, -1].argmax() == logits[0, -1].argmax())
+        token = int(logits[0, -1].argmax())
+        seq.append(token)
+        logits, cache = dec.forward([[token]], cache)
+    print(f"{name}: max |logit difference| {worst:.2e}, same pick {same}/20")
+    if dec.manifest["precision"] == "int8":
+        assert worst < 2.0 and same >= 18
+    else:
+        assert worst < 1e-3 and same == 20
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
-def test_batched_rows_with_left_padding_match_single_rows(precision):
-    """Batch dimension is dynamic and padding is masked: a padded batch gives each row's own logits."""
+def test_right_padded_batch_step_is_bit_identical_to_single_rows(precision):
+    """What batching relies on (padding_side "right"): rows with caches of different lengths,
+    right-padded into one batch (garbage after each row's columns), decode one token each,
+    and every row's logits and new cache columns equal its own single-row step bit for bit
+    where the manifest says `batch_invariant` (fp32, int8). int4's float MatMulNBits path uses
+    other kernels for one row than for several, so it only agrees to rounding, and the
+    engine runs its rows alone."""
     dec = decoder(default_model(precision))
-    rows = [dec.encode("<|im_start|>user\nHi<|im_end|>\n"), dec.encode(PROMPT)]
-    width = max(len(r) for r in rows)
-    pad = dec.manifest["pad_token_id"]
-    ids = np.array([[pad] * (width - len(r)) + r for r in rows], np.int64)
-    mask = np.array([[0] * (width - len(r)) + [1] * len(r) for r in rows], np.int64)
-    positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
-    feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions,
+    assert dec.manifest["padding_side"] == "right"
+    exact = dec.manifest["batch_invariant"]
+    assert exact == (precision != "int4")
+    prompts = [dec.encode("<|im_start|>user\nHi<|im_end|>\n"), dec.encode(PROMPT), dec.encode("Flink rows per second")]
+    caches = [dec.forward([p], dec.empty_cache())[1] for p in prompts]
+    tokens = [100, 200, 300]
+    singles = [dec.forward([[t]], c) for t, c in zip(tokens, caches)]
+    lens = [len(p) for p in prompts]
+    width = max(lens) + 5
+    feeds = {"input_ids": np.array([[t] for t in tokens], np.int64),
+             "attention_mask": np.array([[1] * (n + 1) + [0] * (width - n) for n in lens], np.int64),
+             "position_ids": np.array([[n] for n in lens], np.int64),
              "num_logits_to_keep": np.array(1, np.int64)}
-    for i, (k, v) in enumerate(dec.empty_cache(batch=2)):
-        feeds[f"past_key_values.{i}.key"], feeds[f"past_key_values.{i}.value"] = k, v
-    batched = dec.session.run(["logits"], feeds)[0]
-    for row, prompt in enumerate(rows):
-        single, _ = dec.forward([prompt], dec.empty_cache())
-        diff = float(np.abs(batched[row, -1] - single[0, -1]).max())
-        print(f"{precision} row {row}: max |logit difference| {diff:.4f}")
-        assert int(batched[row, -1].argmax()) == int(single[0, -1].argmax())
-        assert diff < TOLERANCE[precision]
-
-
-# fp32 and int4 (float compute) differ only by summation order. int8 quantises activations
-# to int8 per block (accuracy_level 4) and ORT picks different kernels for different row
-# counts, so a padded batch is not bit-identical to a single row there; it must agree closely.
-TOLERANCE = {"fp32": 1e-3, "int4": 1e-3, "int8": 1.5}
+    for i in range(dec.layers):
+        for j, kind in enumerate(("key", "value")):
+            past = np.full((len(prompts),) + caches[0][i][j].shape[1:2] + (width,) + caches[0][i][j].shape[3:], 7.0, np.float32)
+            for r, c in enumerate(caches):
+                past[r, :, :lens[r]] = c[i][j][0]
+            feeds[f"past_key_values.{i}.{kind}"] = past
+    names = ["logits", "present.0.key", f"present.{dec.layers - 1}.value"]
+    logits, first_key, last_value = dec.session.run(names, feeds)
+    for r, (single_logits, single_cache) in enumerate(singles):
+        pairs = [(logits[r, -1], single_logits[0, -1]), (first_key[r, :, :lens[r] + 1], single_cache[0][0][0]),
+                 (last_value[r, :, :lens[r] + 1], single_cache[-1][1][0])]
+        for batched, single in pairs:
+            if exact:
+                assert np.array_equal(batched, single), f"{precision} row {r}: batched differs from single"
+            else:
+                assert float(np.abs(batched - single).max()) < 1e-3, f"{precision} row {r}"
 
 
 def _log_softmax(x):

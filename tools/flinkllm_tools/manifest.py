@@ -22,6 +22,11 @@ def build_manifest(*, name, architecture, precision, config, tokens, chat_templa
     `padding_side`: "right" for graphs whose attention reads each row's own length (our
     GroupQueryAttention graph; rows can share a batch), "left" for concatenating
     attention such as optimum exports (rows run one at a time)."""
+    # Whether a row's results stay bit-identical in a batch of several rows: measured for
+    # fp32 MatMul and int8 MatMulNBits with int8 compute (accuracy_level 4); the float
+    # MatMulNBits path (int4, accuracy_level 1) uses other kernels for one row than for
+    # several. Unmeasured combinations count as not invariant.
+    batch_invariant = precision == "fp32" or (precision == "int8" and accuracy_level == 4)
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -45,6 +50,7 @@ def build_manifest(*, name, architecture, precision, config, tokens, chat_templa
         "chat_template": chat_template,
         "io": dict(io or OPTIMUM_IO),
         "padding_side": padding_side,
+        "batch_invariant": batch_invariant,
         "source": source,
         "converter": {"name": CONVERTER_NAME, "version": CONVERTER_VERSION},
     }

@@ -13,7 +13,6 @@ use crate::batch::{BatchConfig, Request, Scheduler, Shared};
 use crate::constraint::{compile, Compiled};
 use crate::error::{Error, Result};
 use crate::generate::{self, RowLimits, RowStats};
-use crate::manifest::PaddingSide;
 use crate::model::{Kv, Model};
 use crate::prompt::{self, Message};
 use crate::registry;
@@ -156,8 +155,8 @@ impl Task {
 
     /// How this task batches rows. Every `Task` handle of the same file and options
     /// shares one configuration; changing it lets rows already in flight finish on the
-    /// old worker. Models whose graph cannot keep rows apart (`PaddingSide::Left`, e.g.
-    /// optimum exports) run rows alone whatever the configuration.
+    /// old worker. Rows of models that cannot batch without changing results
+    /// (`Manifest::can_batch`: optimum exports, int4) run alone whatever the configuration.
     pub fn set_batching(&self, config: BatchConfig) -> Result<()> {
         let mut b = self.inner.lock_batching()?;
         if b.0 != config {
@@ -250,7 +249,7 @@ impl Inner {
     /// The running batching worker, or `None` when rows run alone (`max_batch` 1).
     fn scheduler(&self) -> Result<Option<Arc<Scheduler>>> {
         let mut b = self.lock_batching()?;
-        if b.0.max_batch <= 1 || self.model.manifest.padding_side != PaddingSide::Right {
+        if b.0.max_batch <= 1 || !self.model.manifest.can_batch() {
             return Ok(None);
         }
         if b.1.is_none() {

@@ -30,6 +30,10 @@ pub struct Manifest {
     /// How the graph lays out rows of different lengths in one batch; see [`PaddingSide`].
     #[serde(default)]
     pub padding_side: PaddingSide,
+    /// The graph's kernels give a row the same floats in a batch of several rows as
+    /// alone (measured by the converter's precision; see docs/model-directory.md).
+    #[serde(default)]
+    pub batch_invariant: bool,
 }
 
 /// Which graphs can decode rows of different lengths together.
@@ -89,6 +93,13 @@ impl Manifest {
             )));
         }
         Ok(m)
+    }
+
+    /// Whether rows of this model may share forward passes without any row's result
+    /// depending on the others: the graph keeps rows apart and its kernels are
+    /// batch-invariant.
+    pub fn can_batch(&self) -> bool {
+        self.padding_side == PaddingSide::Right && self.batch_invariant
     }
 
     /// Token ids that end generation: eos plus any extra stop ids.

@@ -1,8 +1,8 @@
 //! Continuous batching: rows of one task, submitted from any thread, decode together
 //! in one forward pass per step. Rows join and leave between steps; each row keeps
 //! its own positions, mask and cache line, and starts from the task's shared prefix
-//! cache (copied in, never recomputed). Only for models whose graph keeps rows apart
-//! (`PaddingSide::Right`); rows of other models run alone.
+//! cache (copied in, never recomputed). Only for models that keep rows apart
+//! (`Manifest::can_batch`); rows of other models run alone.
 //!
 //! One worker thread per task owns the batch. Callers block on a bounded queue
 //! (backpressure) and then on their row's reply.

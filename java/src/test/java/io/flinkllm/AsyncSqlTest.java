@@ -73,17 +73,14 @@ public class AsyncSqlTest {
         assertTrue(plan, plan.contains("AsyncCalc"));
     }
 
-    /**
-     * Rows run alone in the engine: batched rows are not yet bit-identical to single-stream ones
-     * (README, "Batching in the engine"), so the comparison would measure the engine's float
-     * layout, not this function. Async rows still run 8 at a time, each on its own thread.
-     */
-    static final String EXACT = "batch-size=1";
+    /** Every row alone in the engine: the reference batched rows must equal. */
+    static final String ALONE = "batch-size=1";
 
     @Test
     public void sameRowsAsTheSyncFunction() throws Exception {
-        Map<Integer, Row> sync = byId(TestSupport.collect(env(1, new Configuration(), 8), "SELECT id, " + call("llm", EXACT) + " FROM messages"));
-        Map<Integer, Row> async = byId(TestSupport.collect(env(1, new Configuration(), 8), "SELECT id, " + call("llm_async", EXACT) + " FROM messages"));
+        // The async rows share batches (default batch-size); the sync rows run alone.
+        Map<Integer, Row> sync = byId(TestSupport.collect(env(1, new Configuration(), 8), "SELECT id, " + call("llm", ALONE) + " FROM messages"));
+        Map<Integer, Row> async = byId(TestSupport.collect(env(1, new Configuration(), 8), "SELECT id, " + call("llm_async", null) + " FROM messages"));
         int nulls = 0;
         for (int id = 1; id <= ROWS; id++) {
             assertEquals("row " + id, sync.get(id), async.get(id));
@@ -178,7 +175,7 @@ public class AsyncSqlTest {
     @Test
     public void syncFunctionWithSeveralSlotsSharingBatchesReturnsEveryRow() throws Exception {
         Map<Integer, Row> batched = byId(TestSupport.collect(env(4, new Configuration(), 8), "SELECT id, " + call("llm", "batch-size=16") + " FROM messages"));
-        Map<Integer, Row> alone = byId(TestSupport.collect(env(1, new Configuration(), 8), "SELECT id, " + call("llm", EXACT) + " FROM messages"));
+        Map<Integer, Row> alone = byId(TestSupport.collect(env(1, new Configuration(), 8), "SELECT id, " + call("llm", ALONE) + " FROM messages"));
         Map<Integer, Row> oneSlot = byId(TestSupport.collect(env(1, new Configuration(), 8), "SELECT id, " + call("llm", null) + " FROM messages"));
         int differ = 0;
         int differOneSlot = 0;
@@ -191,8 +188,8 @@ public class AsyncSqlTest {
             differ += Objects.equals(alone.get(id), batched.get(id)) ? 0 : 1;
             differOneSlot += Objects.equals(alone.get(id), oneSlot.get(id)) ? 0 : 1;
         }
-        // Figures, not checks (see EXACT).
-        System.out.printf("sync, batch-size=16: %d of %d rows differ from the rows run alone with 4 slots, %d with 1 slot%n", differ, ROWS, differOneSlot);
+        assertEquals("rows of 4 slots sharing batches that differ from the rows run alone", 0, differ);
+        assertEquals("rows of 1 slot through the batching worker that differ from the rows run alone", 0, differOneSlot);
         assertEquals(0, SharedTasks.openTasks());
     }
 
