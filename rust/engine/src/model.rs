@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use ort::session::builder::GraphOptimizationLevel;
+use ort::memory::{Allocator, MemoryInfo};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 
@@ -41,23 +42,16 @@ pub struct Kv {
     pub len: usize,
 }
 
-/// Inputs of one (possibly batched) forward pass, row-major.
-pub struct Rows<'a> {
-    pub rows: usize,
-    /// New tokens per row (the same for every row).
-    pub new: usize,
+/// Inputs of one decode step (one new token per row) whose cache is updated in place.
+pub struct InPlace<'a> {
     pub ids: Vec<i64>,
-    /// `rows x (past + new)`: 1 = attend, 0 = padding (see `PaddingSide` for where).
+    /// `rows x width`: 1 = attend, 0 = padding.
     pub mask: Vec<i64>,
     pub positions: Vec<i64>,
-    /// Per layer key then value, `[rows, kv_heads, past, head_dim]`.
-    pub past: &'a [DynValue],
-}
-
-/// What a batched forward pass returns: `rows x vocab` logits, the new cache.
-pub struct Output {
-    pub logits: Vec<f32>,
-    pub present: Vec<DynValue>,
+    /// Per layer key then value, `[rows, kv_heads, capacity, head_dim]`, allocated by
+    /// ONNX Runtime (`Model::cache_tensor`); each row's new key/value is written at its
+    /// length.
+    pub cache: &'a mut [DynValue],
 }
 
 /// What one forward pass returns: logits of the last position, and the new cache.
@@ -135,54 +129,28 @@ impl Model {
         Ok(Kv { values, len: 0 })
     }
 
-    /// Runs `ids` after the cached `past` and returns the last position's logits.
+    /// Runs `ids` after the cached `past` (one row) and returns the last position's
+    /// logits: `num_logits_to_keep` = 1 skips projecting the vocabulary for every
+    /// other position of a long prompt.
     pub fn forward(&self, ids: &[u32], past: &Kv) -> Result<Step> {
         if ids.is_empty() {
             return Err(Error::Runtime("forward pass with no tokens".into()));
         }
+        let io = &self.manifest.io;
         let n = ids.len();
         let total = past.len + n;
-        let out = self.run(Rows {
-            rows: 1,
-            new: n,
-            ids: ids.iter().map(|i| *i as i64).collect(),
-            mask: vec![1i64; total],
-            positions: (past.len..total).map(|p| p as i64).collect(),
-            past: &past.values,
-        })?;
-        let logits = out.logits;
-        Ok(Step { logits, kv: Kv { values: out.present, len: total } })
-    }
-
-    /// One forward pass over `rows` rows of `new` tokens each after a shared-length
-    /// past (padding marked by zeros in `mask`). Returns every row's logits for its
-    /// last position only: callers never pad inside a row's new tokens, so that is its last real
-    /// token, and `num_logits_to_keep` = 1 (one N for all rows) skips projecting the
-    /// vocabulary for every other position.
-    pub fn run(&self, input: Rows<'_>) -> Result<Output> {
-        let io = &self.manifest.io;
-        let (b, n) = (input.rows, input.new);
-        if b == 0 || n == 0 {
-            return Err(Error::Runtime("forward pass with no tokens".into()));
-        }
-        let total = input.mask.len() / b;
-        let padded = input.mask.contains(&0);
-        let input_ids = Tensor::from_array(([b, n], input.ids))?;
-        let mask = Tensor::from_array(([b, total], input.mask))?;
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(self.names.past.len() + 4);
+        let input_ids = Tensor::from_array(([1, n], ids.iter().map(|i| *i as i64).collect::<Vec<_>>()))?;
         inputs.push((io.input_ids.as_str().into(), input_ids.into()));
-        inputs.push((io.attention_mask.as_str().into(), mask.into()));
+        inputs.push((io.attention_mask.as_str().into(), Tensor::from_array(([1, total], vec![1i64; total]))?.into()));
         if let Some(name) = &io.position_ids {
-            inputs.push((name.as_str().into(), Tensor::from_array(([b, n], input.positions))?.into()));
-        } else if padded {
-            // Without position ids the graph derives positions from the mask's column
-            // index, which padding would shift.
-            return Err(Error::Runtime("this graph has no position_ids input, so rows cannot be padded".into()));
+            let positions: Vec<i64> = (past.len..total).map(|p| p as i64).collect();
+            inputs.push((name.as_str().into(), Tensor::from_array(([1, n], positions))?.into()));
         }
         if let Some(name) = &io.num_logits_to_keep {
             inputs.push((name.as_str().into(), Tensor::from_array((Vec::<i64>::new(), vec![1i64]))?.into()));
         }
-        for (name, v) in self.names.past.iter().zip(input.past) {
+        for (name, v) in self.names.past.iter().zip(&past.values) {
             inputs.push((name.as_str().into(), v.into()));
         }
         let mut session = self
@@ -196,16 +164,10 @@ impl Model {
                 .ok_or_else(|| Error::Runtime(format!("graph output {:?} missing", io.logits)))?;
             let (shape, data) = value.try_extract_tensor::<f32>()?;
             let vocab = shape.last().copied().unwrap_or(0) as usize;
-            if vocab == 0 || data.len() % (b * vocab) != 0 || data.is_empty() {
+            if vocab == 0 || data.len() % vocab != 0 {
                 return Err(Error::Runtime(format!("unexpected logits shape {shape:?}")));
             }
-            // [b, kept, vocab]: keep each row's last position.
-            let per_row = data.len() / b;
-            let mut last = Vec::with_capacity(b * vocab);
-            for r in 0..b {
-                last.extend_from_slice(&data[(r + 1) * per_row - vocab..(r + 1) * per_row]);
-            }
-            last
+            data[data.len() - vocab..].to_vec()
         };
         let mut present = Vec::with_capacity(self.names.present.len());
         for name in &self.names.present {
@@ -214,6 +176,57 @@ impl Model {
                     .ok_or_else(|| Error::Runtime(format!("graph output {name:?} missing")))?,
             );
         }
-        Ok(Output { logits, present })
+        Ok(Step { logits, kv: Kv { values: present, len: total } })
+    }
+
+    /// An uninitialised cache tensor `[rows, kv_heads, capacity, head_dim]` that
+    /// ONNX Runtime owns, so that it can be bound as a graph output (`step_in_place`).
+    pub fn cache_tensor(&self, rows: usize, capacity: usize) -> Result<DynValue> {
+        let m = &self.manifest;
+        Ok(Tensor::<f32>::new(&Allocator::default(), [rows, m.num_kv_heads, capacity, m.head_dim])?.into_dyn())
+    }
+
+    /// One decode step with the cache tensors bound as both the `past` inputs and the
+    /// `present` outputs: GroupQueryAttention then writes each row's new key/value into
+    /// the same buffer (its shared-buffer mode) instead of copying every row's whole
+    /// cache into a new tensor, which at 16 rows is most of a step's memory traffic.
+    /// Returns `rows x vocab` logits.
+    pub fn step_in_place(&self, step: InPlace<'_>) -> Result<Vec<f32>> {
+        let io = &self.manifest.io;
+        let b = step.ids.len();
+        if b == 0 || step.mask.len() % b != 0 {
+            return Err(Error::Runtime("in-place step with no rows".into()));
+        }
+        let position_ids = io
+            .position_ids
+            .as_ref()
+            .ok_or_else(|| Error::Runtime("batched steps need a graph with position_ids".into()))?;
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| Error::Runtime("model session lock poisoned by an earlier panic".into()))?;
+        let mut binding = session.create_binding()?;
+        binding.bind_input(io.input_ids.as_str(), &Tensor::from_array(([b, 1], step.ids))?)?;
+        binding.bind_input(io.attention_mask.as_str(), &Tensor::from_array(([b, step.mask.len() / b], step.mask))?)?;
+        binding.bind_input(position_ids.as_str(), &Tensor::from_array(([b, 1], step.positions))?)?;
+        if let Some(name) = &io.num_logits_to_keep {
+            binding.bind_input(name.as_str(), &Tensor::from_array((Vec::<i64>::new(), vec![1i64]))?)?;
+        }
+        for (name, value) in self.names.past.iter().zip(step.cache.iter()) {
+            binding.bind_input(name.as_str(), value)?;
+        }
+        for (name, value) in self.names.present.iter().zip(step.cache.iter_mut()) {
+            binding.bind_output(name.as_str(), value)?;
+        }
+        binding.bind_output_to_device(io.logits.as_str(), &MemoryInfo::default())?;
+        let out = session.run_binding(&binding)?;
+        let value = out
+            .get(&io.logits)
+            .ok_or_else(|| Error::Runtime(format!("graph output {:?} missing", io.logits)))?;
+        let (_, data) = value.try_extract_tensor::<f32>()?;
+        if data.is_empty() || data.len() % b != 0 {
+            return Err(Error::Runtime(format!("logits of {} values for {b} rows", data.len())));
+        }
+        Ok(data.to_vec())
     }
 }

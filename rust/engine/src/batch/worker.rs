@@ -60,7 +60,7 @@ fn serve(shared: &Shared, rx: &Receiver<Request>) {
         }
         prepare_joining(shared, &mut joining);
         let joining = prefill(shared, joining);
-        if let Err(e) = place(&mut slots, &mut rows, joining) {
+        if let Err(e) = place(shared, &mut slots, &mut rows, joining) {
             fail_rows(&mut rows, &e);
             slots = match fresh_slots(shared) {
                 Ok(s) => s,
@@ -86,8 +86,7 @@ fn serve(shared: &Shared, rx: &Receiver<Request>) {
 }
 
 fn fresh_slots(shared: &Shared) -> Result<Slots> {
-    let m = &shared.model.manifest;
-    Slots::empty(m.num_layers * 2, m.num_kv_heads, m.head_dim)
+    Slots::empty(&shared.model)
 }
 
 /// New rows for this step: blocks while nothing is in flight, then waits up to
@@ -170,17 +169,17 @@ fn prefill<'a>(shared: &'a Shared, joining: Vec<Live<'a>>) -> Vec<(Live<'a>, Kv)
 /// Gives joining rows a batch row: a free one (cache copied in) while the layout has
 /// room, else a new layout with the live rows packed and the new ones added. Also
 /// compacts when half the rows are idle or the layout is much wider than its rows.
-fn place<'a>(slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(Live<'a>, Kv)>) -> Result<()> {
+fn place<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(Live<'a>, Kv)>) -> Result<()> {
     let live = rows.iter().flatten().count();
     let free = rows.len() - live;
     let idle_after = free.saturating_sub(joining.len());
     let compact = joining.len() > free
-        || joining.iter().any(|(_, kv)| kv.len > slots.cols())
+        || joining.iter().any(|(_, kv)| kv.len >= slots.capacity())
         || idle_after * 2 > rows.len()
-        // Every step copies every column of the cache.
-        || slots.slack() > 64;
+        // Memory held for columns no row uses.
+        || slots.slack() > 128;
     if compact {
-        return place_all(slots, rows, joining);
+        return place_all(shared, slots, rows, joining);
     }
     let mut joining = joining.into_iter();
     for (r, slot) in rows.iter_mut().enumerate() {
@@ -197,7 +196,7 @@ fn place<'a>(slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(
 }
 
 /// A new layout: the live rows packed, then the joining ones.
-fn place_all<'a>(slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(Live<'a>, Kv)>) -> Result<()> {
+fn place_all<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(Live<'a>, Kv)>) -> Result<()> {
     let mut plan = Vec::new();
     let mut packed = Vec::new();
     for (r, slot) in rows.drain(..).enumerate() {
@@ -207,7 +206,7 @@ fn place_all<'a>(slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: V
         }
     }
     plan.extend(joining.iter().map(|(_, kv)| Source::Fresh(kv)));
-    *slots = slots.rebuild(&plan)?;
+    *slots = slots.rebuild(&shared.model, &plan)?;
     packed.extend(joining.into_iter().map(|(l, _)| Some(l)));
     *rows = packed;
     Ok(())
@@ -246,20 +245,15 @@ fn batched_pass(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>
         }
     }
     let started = Instant::now();
-    let out = model.run(slots.step_inputs(feeds, model.manifest.eos_token_id)?)?;
+    let logits = slots.step(model, feeds, model.manifest.eos_token_id)?;
     let took = started.elapsed();
-    let vocab = out.logits.len() / rows.len().max(1);
-    if vocab == 0 || out.logits.len() != rows.len() * vocab {
-        return Err(Error::Runtime(format!("logits of {} values for {} rows", out.logits.len(), rows.len())));
-    }
-    slots.advance(out.present, feeds);
+    let vocab = logits.len() / rows.len().max(1);
     for (r, slot) in rows.iter_mut().enumerate() {
         if feeds[r].is_none() {
             continue;
         }
         let Some(l) = slot.as_mut() else { continue };
-        let logits = &out.logits[r * vocab..(r + 1) * vocab];
-        match l.decoder.accept(&model.tokens, logits, 1, took, live) {
+        match l.decoder.accept(&model.tokens, &logits[r * vocab..(r + 1) * vocab], 1, took, live) {
             Ok(None) => {}
             Ok(Some(done)) => finish(slot, Ok(done)),
             Err(e) => finish(slot, Err(e)),
@@ -276,14 +270,14 @@ fn solo_pass(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>], 
     let Some(l) = rows[r].as_mut() else { return Ok(()) };
     let fed = l.decoder.pending().len();
     let started = Instant::now();
-    let past = slots.extract(r)?;
+    let past = slots.extract(model, r)?;
     let outcome = match model.forward(l.decoder.pending(), &past) {
         Ok(step) => {
             let took = started.elapsed();
             if !slots.write(r, &step.kv, past.len)? {
                 let plan: Vec<Source> =
                     (0..rows.len()).map(|i| if i == r { Source::Fresh(&step.kv) } else { Source::Row(i) }).collect();
-                *slots = slots.rebuild(&plan)?;
+                *slots = slots.rebuild(model, &plan)?;
             }
             let Some(l) = rows[r].as_mut() else { return Ok(()) };
             l.decoder.accept(&model.tokens, &step.logits, fed, took, 1)
