@@ -72,6 +72,8 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     let (mut ok, mut errors) = (0usize, 0usize);
     let (mut gen, mut steps, mut forced, mut prompt, mut batch_rows) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let (mut forward, mut constraint, mut queue) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut prefill, mut chunk, mut token_share) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut chunk_passes, mut token_passes) = (0usize, 0usize);
     for (ms, stats) in results {
         latencies.push(ms);
         let Some(s) = stats else {
@@ -87,12 +89,18 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         forward += s.forward_time;
         constraint += s.constraint_time;
         queue += s.queue_time;
+        prefill += s.prefill_time;
+        chunk += s.chunk_time;
+        token_share += s.token_time_share;
+        chunk_passes += s.chunk_passes;
+        token_passes += s.token_passes;
     }
     let secs = run_started.elapsed().as_secs_f64().max(1e-9);
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     let per_row = |x: usize| x as f64 / ok.max(1) as f64;
     let step_time = (forward + constraint).as_secs_f64().max(1e-9);
+    let ms_per_row = |d: Duration| round(d.as_secs_f64() * 1e3 / ok.max(1) as f64, 1);
     let line = json!({
         "task": task.spec().name,
         "model": task.model().manifest.name,
@@ -121,6 +129,17 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         "constraint_share": round(constraint.as_secs_f64() / step_time, 4),
         "constraint_us_per_step": round(constraint.as_secs_f64() * 1e6 / steps.max(1) as f64, 1),
         "forward_ms_per_step": round(forward.as_secs_f64() * 1e3 / steps.max(1) as f64, 2),
+        // Where a row's time goes; at concurrency > 1 one-token passes count as the
+        // row's share, so these add up to machine time per row (compare 1000 / rows_per_s).
+        "time_per_row_ms": {
+            "prefill": ms_per_row(prefill),
+            "chunk_passes": round(per_row(chunk_passes), 1),
+            "chunk": ms_per_row(chunk),
+            "token_passes": round(per_row(token_passes), 1),
+            "token_share": ms_per_row(token_share),
+            "constraint": ms_per_row(constraint),
+            "wall": round(secs * 1e3 / n.max(1) as f64, 1),
+        },
         "peak_rss_mb": round(peak_rss_mb(), 1),
     });
     println!("{line}");

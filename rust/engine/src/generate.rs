@@ -36,6 +36,14 @@ pub struct RowStats {
     /// Rows in the forward passes of this row, summed over its steps (mean batch
     /// size = this / decode_steps).
     pub batch_rows: usize,
+    /// Where the forward time goes: the first pass (prompt), passes that carry a
+    /// jump-forward chunk (always alone), and one-token passes (batched or alone), the
+    /// latter counted as this row's share (pass time / rows in the pass).
+    pub prefill_time: Duration,
+    pub chunk_passes: usize,
+    pub chunk_time: Duration,
+    pub token_passes: usize,
+    pub token_time_share: Duration,
     pub total_time: Duration,
 }
 
@@ -134,6 +142,15 @@ impl<'a> RowDecoder<'a> {
     pub fn accept(&mut self, tokens: &TokenText, logits: &[f32], fed: usize, forward: Duration, batch_rows: usize) -> Result<Option<(Value, RowStats)>> {
         if self.stats.decode_steps == 0 {
             self.stats.queue_time = self.started.elapsed().saturating_sub(forward);
+        }
+        if self.stats.decode_steps == 0 {
+            self.stats.prefill_time += forward;
+        } else if fed > 1 {
+            self.stats.chunk_passes += 1;
+            self.stats.chunk_time += forward;
+        } else {
+            self.stats.token_passes += 1;
+            self.stats.token_time_share += forward / batch_rows.max(1) as u32;
         }
         self.stats.forward_time += forward;
         self.stats.decode_steps += 1;
