@@ -53,10 +53,7 @@ public class SharedExtractionTest {
         // A truncated or altered file is replaced, never handed out.
         Files.write(first, "not the library".getBytes("UTF-8"));
         assertEquals(first, SharedExtraction.extract(loader(), RESOURCE, "lib.so", sha256, tmp));
-        assertArrayEquals(expected, Files.readAllBytes(first));
-        try (Stream<Path> files = Files.list(first.getParent())) {
-            assertEquals("no temporary file left behind", 1, files.count());
-        }
+        assertOnlyTheLibrary(expected, first);
     }
 
     @Test
@@ -73,8 +70,13 @@ public class SharedExtractionTest {
             assertEquals(path, f.get());
         }
         pool.shutdown();
-        assertArrayEquals(expected, Files.readAllBytes(path));
-        try (Stream<Path> files = Files.list(path.getParent())) {
+        assertOnlyTheLibrary(expected, path);
+    }
+
+    /** The extracted file holds the library's bytes and no temporary file is left beside it. */
+    private static void assertOnlyTheLibrary(byte[] expected, Path library) throws IOException {
+        assertArrayEquals(expected, Files.readAllBytes(library));
+        try (Stream<Path> files = Files.list(library.getParent())) {
             assertEquals("no temporary file left behind", 1, files.count());
         }
     }
