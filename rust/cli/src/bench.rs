@@ -48,7 +48,8 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     let concurrency = a.concurrency.max(1);
     task.set_batching(BatchConfig::batched(concurrency))?;
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(f64, Option<RowStats>)>> = Mutex::new(Vec::with_capacity(n));
+    // Per row: start and end (seconds since the run started), result.
+    let results: Mutex<Vec<(f64, f64, Option<RowStats>)>> = Mutex::new(Vec::with_capacity(n));
     let run_started = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..concurrency {
@@ -58,24 +59,25 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
                     break;
                 }
                 let t = &texts[i % texts.len()];
-                let row_started = Instant::now();
+                let start = run_started.elapsed().as_secs_f64();
                 let r = if concurrency == 1 { task.run_single_stream(t) } else { task.run_with_stats(t) };
-                let ms = row_started.elapsed().as_secs_f64() * 1e3;
+                let end = run_started.elapsed().as_secs_f64();
                 if let Ok(mut all) = results.lock() {
-                    all.push((ms, r.ok().map(|(_, s)| s)));
+                    all.push((start, end, r.ok().map(|(_, s)| s)));
                 }
             });
         }
     });
     let results = results.into_inner().map_err(|_| CliError("a bench thread panicked".into()))?;
+    let steady = steady_rows_per_s(&results);
     let mut latencies = Vec::with_capacity(n);
     let (mut ok, mut errors) = (0usize, 0usize);
     let (mut gen, mut steps, mut forced, mut prompt, mut batch_rows) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let (mut forward, mut constraint, mut queue) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut prefill, mut chunk, mut token_share) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut chunk_passes, mut token_passes) = (0usize, 0usize);
-    for (ms, stats) in results {
-        latencies.push(ms);
+    for (start, end, stats) in results {
+        latencies.push((end - start) * 1e3);
         let Some(s) = stats else {
             errors += 1;
             continue;
@@ -113,6 +115,7 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         "ok": ok,
         "errors": errors,
         "rows_per_s": round(n as f64 / secs, 3),
+        "steady_rows_per_s": round(steady.unwrap_or(n as f64 / secs), 3),
         "gen_tokens_per_s": round(gen as f64 / secs, 1),
         "gen_tokens_per_row": round(per_row(gen), 1),
         "decode_steps_per_row": round(per_row(steps), 1),
@@ -149,4 +152,17 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
 fn round(x: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
     (x * p).round() / p
+}
+
+/// Rows per second while the pipeline is full: rows finished between the first row
+/// finishing and the last row starting, over that time. Leaves out the ramp-up (every
+/// first row's prompt pass) and the drain (the last rows finishing in ever smaller
+/// batches), which a finite run has and a long-running stream does not. `None` when
+/// the run is too short to have such a window.
+fn steady_rows_per_s(rows: &[(f64, f64, Option<RowStats>)]) -> Option<f64> {
+    let first_end = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let last_start = rows.iter().map(|r| r.0).fold(0.0, f64::max);
+    let window = last_start - first_end;
+    let done = rows.iter().filter(|r| r.1 > first_end && r.1 <= last_start).count();
+    (window > 0.0 && done > 0).then(|| done as f64 / window)
 }

@@ -118,12 +118,16 @@ fn admit(shared: &Shared, rx: &Receiver<Request>, in_flight: usize) -> Option<Ve
 /// leave (their batch row becomes free).
 fn prepare_rows<'a>(shared: &'a Shared, rows: &mut [Option<Live<'a>>]) {
     for slot in rows.iter_mut() {
-        let Some(live) = slot.as_mut() else { continue };
-        match live.decoder.prepare(&shared.model.tokens) {
-            Ok(None) => {}
-            Ok(Some(done)) => finish(slot, Ok(done)),
-            Err(e) => finish(slot, Err(e)),
-        }
+        prepare_row(shared, slot);
+    }
+}
+
+fn prepare_row<'a>(shared: &'a Shared, slot: &mut Option<Live<'a>>) {
+    let Some(live) = slot.as_mut() else { return };
+    match live.decoder.prepare(&shared.model.tokens) {
+        Ok(None) => {}
+        Ok(Some(done)) => finish(slot, Ok(done)),
+        Err(e) => finish(slot, Err(e)),
     }
 }
 
@@ -212,24 +216,26 @@ fn place_all<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<
     Ok(())
 }
 
-/// One step: every row with a single token to feed (the model's last pick) takes
-/// part in one batched pass; every row with more (that pick plus jump-forward text)
-/// runs a pass of its own, exactly as a single stream feeds it. So each row's tokens
-/// go through the same passes, with the same shapes, as when it runs alone, and the
-/// graph keeps rows apart within a pass: batched results equal single-stream results
-/// bit for bit.
-fn step(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>]) -> Result<()> {
+/// One step: every row with more than one token to feed (the model's last pick plus
+/// jump-forward text) runs a pass of its own, exactly as a single stream feeds it, and
+/// prepares its next feed; then every row with a single token to feed takes part in one
+/// batched pass (the rows just back from their own pass included, so fewer batch rows
+/// sit the pass out). So each row's tokens go through the same passes, with the same
+/// shapes, as when it runs alone, and the graph keeps rows apart within a pass: batched
+/// results equal single-stream results bit for bit.
+fn step<'a>(shared: &'a Shared, slots: &mut Slots, rows: &mut [Option<Live<'a>>]) -> Result<()> {
+    for r in 0..rows.len() {
+        if rows[r].as_ref().is_some_and(|l| l.decoder.pending().len() > 1) {
+            solo_pass(shared, slots, rows, r)?;
+            prepare_row(shared, &mut rows[r]);
+        }
+    }
     let feeds: Vec<Option<u32>> = rows
         .iter()
         .map(|s| s.as_ref().and_then(|l| (l.decoder.pending().len() == 1).then(|| l.decoder.pending()[0])))
         .collect();
     if feeds.iter().any(Option::is_some) {
         batched_pass(shared, slots, rows, &feeds)?;
-    }
-    for r in 0..rows.len() {
-        if rows[r].as_ref().is_some_and(|l| l.decoder.pending().len() > 1) {
-            solo_pass(shared, slots, rows, r)?;
-        }
     }
     Ok(())
 }
