@@ -53,13 +53,24 @@ def main():
                      f"Flink SQL, AsyncLlmFunction, {r['max_concurrent']} in flight, p=1", r) for r in flink]
     single = results[0][1]["rows_per_s"]
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (2 cores)")
-    print("| run | rows/s | gen tok/s | p50 ms | p99 ms | peak RSS MB | schema-valid | x single | x llama.cpp |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| run | rows/s | steady rows/s | gen tok/s | p50 ms | p99 ms | peak RSS MB | schema-valid | x single | x llama.cpp |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results:
         valid = r.get("valid", r.get("ok"))  # engine rows that return are schema-validated
         ratio_llama = f"{r['rows_per_s'] / llama_rps:.2f}" if llama_rps else "-"
-        print(f"| {name} | {r['rows_per_s']:.2f} | {r['gen_tokens_per_s']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
+        steady = f"{r['steady_rows_per_s']:.2f}" if "steady_rows_per_s" in r else "-"
+        print(f"| {name} | {r['rows_per_s']:.2f} | {steady} | {r['gen_tokens_per_s']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
               f"| {r['peak_rss_mb']:.0f} | {valid}/{r['rows']} | {r['rows_per_s'] / single:.2f} | {ratio_llama} |")
+    print("\nsteady rows/s: rows finished while every slot was busy (from the first row finishing to the last row "
+          "starting); rows/s includes the ramp-up and the drain of a finite run.")
+    print("\nWhere an engine row's time goes (ms per row; one-token passes count as the row's share of each batched pass):\n")
+    print("| run | prefill | chunk passes | chunk ms | one-token passes | one-token ms | constraint ms | wall ms per row |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in results:
+        t = r.get("time_per_row_ms")
+        if t:
+            print(f"| {name} | {t['prefill']:.0f} | {t['chunk_passes']:.1f} | {t['chunk']:.0f} | {t['token_passes']:.1f} "
+                  f"| {t['token_share']:.0f} | {t['constraint']:.1f} | {t['wall']:.0f} |")
     if a.flink:
         sync, async_ = (r for name, r in results if r.get("engine", "").startswith("flink "))
         print(f"\nFlink rows: the task opened before the jobs; peak RSS is the whole JVM running the MiniCluster. "
