@@ -1,6 +1,6 @@
 -- Support-ticket triage as sql/support_tickets.sql, through the asynchronous function: the task
 -- thread hands each ticket over and goes on reading, up to 16 tickets per slot are in flight,
--- and the engine runs them together in shared forward passes (batch-size, default 16).
+-- and the engine runs them together in shared forward passes (batch-size, default 8).
 -- Output rows keep the input order.
 --
 -- Placeholders ${FLINKLLM_DATA} (input folder) and ${FLINKLLM_OUT} (output folder) are filled
@@ -11,7 +11,8 @@ SET 'parallelism.default' = '2';
 -- The filesystem sink commits its files on checkpoints (and at the end of a bounded input).
 SET 'execution.checkpointing.interval' = '10s';
 
--- Rows in flight per slot (Flink's default: 10). Match the engine's batch-size: more rows only wait.
+-- Rows in flight per slot (Flink's default: 10): twice the engine's batch-size, so that a full
+-- batch is ready while Flink holds finished rows back to keep the input order.
 SET 'table.exec.async-scalar.max-concurrent-operations' = '16';
 -- How long a row may be in flight, waiting included (Flink's default: 3 min); past it the job
 -- fails. Per-row limits that follow the error policy are flinkllm's own 'timeout' option.
