@@ -1,5 +1,6 @@
-//! The batching thread: admit rows, run the constraint of every row, one batched
-//! forward pass, hand each row its logits; repeat while rows are in flight.
+//! The batching thread: admit rows (each one's prompt pass alone), run every row's
+//! constraint, run the passes that carry jump-forward text alone, then one batched
+//! one-token pass for the rest, hand each row its logits; repeat while rows are in flight.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
