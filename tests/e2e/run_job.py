@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import sys
 import time
 
@@ -56,6 +57,8 @@ def run_job(sql_file, work, taskmanagers=2, slots=1, data=None):
     """Start a cluster, run the job, stop the cluster; return (output folder, seconds)."""
     work = pathlib.Path(work).resolve()
     out = work / "out"
+    # The filesystem sink adds files: a previous run's output would be read as this one's.
+    shutil.rmtree(out, ignore_errors=True)
     values = {
         # The project's copy of the demo datasets; tests point FLINKLLM_DATA at ../shared.
         "FLINKLLM_DATA": str(data or os.environ.get("FLINKLLM_DATA", ROOT / "sql" / "data")),
