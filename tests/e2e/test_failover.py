@@ -112,7 +112,10 @@ class FailoverOnCluster(unittest.TestCase):
         killed = self.kill_mid_job(cluster, name) if kill else None
         deadline = time.time() + 900
         while len(committed_lines(out)) < ROWS and time.time() < deadline:
-            self.assertEqual(self.job(cluster, name)["state"], "RUNNING", f"{name} stopped")
+            # After the kill the job may restart more than once (a restart can be placed on the
+            # dead TaskManager's slots until its heartbeat times out); it must not end.
+            state = self.job(cluster, name)["state"]
+            self.assertNotIn(state, ("FAILED", "CANCELED", "FINISHED"), f"{name} ended before every row was committed")
             time.sleep(1)
         job = self.job(cluster, name)
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{cluster.rest_port}/jobs/{job['jid']}?mode=cancel", method="PATCH"), timeout=10)
