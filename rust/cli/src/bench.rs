@@ -72,36 +72,22 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     let steady = steady_rows_per_s(&results);
     let mut latencies = Vec::with_capacity(n);
     let (mut ok, mut errors) = (0usize, 0usize);
-    let (mut gen, mut steps, mut forced, mut prompt, mut batch_rows) = (0usize, 0usize, 0usize, 0usize, 0usize);
-    let (mut forward, mut constraint, mut queue) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let (mut prefill, mut chunk, mut token_share) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let (mut chunk_passes, mut token_passes) = (0usize, 0usize);
+    let mut total = RowStats::default();
     for (start, end, stats) in results {
         latencies.push((end - start) * 1e3);
-        let Some(s) = stats else {
-            errors += 1;
-            continue;
-        };
-        ok += 1;
-        gen += s.generated_tokens;
-        steps += s.decode_steps;
-        forced += s.forced_tokens;
-        prompt += s.prompt_tokens;
-        batch_rows += s.batch_rows;
-        forward += s.forward_time;
-        constraint += s.constraint_time;
-        queue += s.queue_time;
-        prefill += s.prefill_time;
-        chunk += s.chunk_time;
-        token_share += s.token_time_share;
-        chunk_passes += s.chunk_passes;
-        token_passes += s.token_passes;
+        match stats {
+            Some(s) => {
+                ok += 1;
+                total.add(&s);
+            }
+            None => errors += 1,
+        }
     }
     let secs = run_started.elapsed().as_secs_f64().max(1e-9);
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     let per_row = |x: usize| x as f64 / ok.max(1) as f64;
-    let step_time = (forward + constraint).as_secs_f64().max(1e-9);
+    let step_time = (total.forward_time + total.constraint_time).as_secs_f64().max(1e-9);
     let ms_per_row = |d: Duration| round(d.as_secs_f64() * 1e3 / ok.max(1) as f64, 1);
     let line = json!({
         "task": task.spec().name,
@@ -109,18 +95,18 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         "precision": task.model().manifest.precision,
         "threads": task.settings().threads,
         "concurrency": concurrency,
-        "mean_batch_rows": round(batch_rows as f64 / steps.max(1) as f64, 2),
-        "queue_ms_per_row": round(queue.as_secs_f64() * 1e3 / ok.max(1) as f64, 1),
+        "mean_batch_rows": round(total.batch_rows as f64 / total.decode_steps.max(1) as f64, 2),
+        "queue_ms_per_row": ms_per_row(total.queue_time),
         "rows": n,
         "ok": ok,
         "errors": errors,
         "rows_per_s": round(n as f64 / secs, 3),
         "steady_rows_per_s": round(steady.unwrap_or(n as f64 / secs), 3),
-        "gen_tokens_per_s": round(gen as f64 / secs, 1),
-        "gen_tokens_per_row": round(per_row(gen), 1),
-        "decode_steps_per_row": round(per_row(steps), 1),
-        "forced_tokens_per_row": round(per_row(forced), 1),
-        "prompt_tokens_per_row": round(per_row(prompt), 1),
+        "gen_tokens_per_s": round(total.generated_tokens as f64 / secs, 1),
+        "gen_tokens_per_row": round(per_row(total.generated_tokens), 1),
+        "decode_steps_per_row": round(per_row(total.decode_steps), 1),
+        "forced_tokens_per_row": round(per_row(total.forced_tokens), 1),
+        "prompt_tokens_per_row": round(per_row(total.prompt_tokens), 1),
         "prefix_tokens": open.prefix_tokens,
         "p50_ms": round(pct(0.5), 1),
         "p99_ms": round(pct(0.99), 1),
@@ -129,18 +115,18 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         "index_build_ms": round(open.index_build_ms, 1),
         "index_bytes": open.index_bytes,
         "prefix_ms": round(open.prefix_ms, 1),
-        "constraint_share": round(constraint.as_secs_f64() / step_time, 4),
-        "constraint_us_per_step": round(constraint.as_secs_f64() * 1e6 / steps.max(1) as f64, 1),
-        "forward_ms_per_step": round(forward.as_secs_f64() * 1e3 / steps.max(1) as f64, 2),
+        "constraint_share": round(total.constraint_time.as_secs_f64() / step_time, 4),
+        "constraint_us_per_step": round(total.constraint_time.as_secs_f64() * 1e6 / total.decode_steps.max(1) as f64, 1),
+        "forward_ms_per_step": round(total.forward_time.as_secs_f64() * 1e3 / total.decode_steps.max(1) as f64, 2),
         // Where a row's time goes; at concurrency > 1 one-token passes count as the
         // row's share, so these add up to machine time per row (compare 1000 / rows_per_s).
         "time_per_row_ms": {
-            "prefill": ms_per_row(prefill),
-            "chunk_passes": round(per_row(chunk_passes), 1),
-            "chunk": ms_per_row(chunk),
-            "token_passes": round(per_row(token_passes), 1),
-            "token_share": ms_per_row(token_share),
-            "constraint": ms_per_row(constraint),
+            "prefill": ms_per_row(total.prefill_time),
+            "chunk_passes": round(per_row(total.chunk_passes), 1),
+            "chunk": ms_per_row(total.chunk_time),
+            "token_passes": round(per_row(total.token_passes), 1),
+            "token_share": ms_per_row(total.token_time_share),
+            "constraint": ms_per_row(total.constraint_time),
             "wall": round(secs * 1e3 / n.max(1) as f64, 1),
         },
         "peak_rss_mb": round(peak_rss_mb(), 1),

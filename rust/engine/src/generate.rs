@@ -47,6 +47,26 @@ pub struct RowStats {
     pub total_time: Duration,
 }
 
+impl RowStats {
+    /// Adds another row's figures (totals over many rows, e.g. for `flinkllm bench`).
+    pub fn add(&mut self, o: &RowStats) {
+        self.prompt_tokens += o.prompt_tokens;
+        self.generated_tokens += o.generated_tokens;
+        self.forced_tokens += o.forced_tokens;
+        self.decode_steps += o.decode_steps;
+        self.forward_time += o.forward_time;
+        self.constraint_time += o.constraint_time;
+        self.queue_time += o.queue_time;
+        self.batch_rows += o.batch_rows;
+        self.prefill_time += o.prefill_time;
+        self.chunk_passes += o.chunk_passes;
+        self.chunk_time += o.chunk_time;
+        self.token_passes += o.token_passes;
+        self.token_time_share += o.token_time_share;
+        self.total_time += o.total_time;
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct RowLimits {
     pub max_new_tokens: usize,
