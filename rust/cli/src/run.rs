@@ -64,8 +64,9 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     out.flush()?;
     let secs = run_started.elapsed().as_secs_f64().max(1e-9);
     eprintln!(
-        "flinkllm run: rows={} ok={ok} errors={failed} rows_per_s={:.2} gen_tokens_per_s={:.1} open_ms={open_ms:.0} peak_rss_mb={:.0}",
+        "flinkllm run: rows={} ok={ok} errors={failed} repaired={} rows_per_s={:.2} gen_tokens_per_s={:.1} open_ms={open_ms:.0} peak_rss_mb={:.0}",
         rows.len(),
+        rows.iter().filter(|r| r.repaired).count(),
         rows.len() as f64 / secs,
         gen_tokens as f64 / secs,
         peak_rss_mb()

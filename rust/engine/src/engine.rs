@@ -188,7 +188,7 @@ impl Task {
 impl Inner {
     fn open(path: &Path, opts: &TaskOptions) -> Result<Inner> {
         let started = Instant::now();
-        let spec = TaskSpec::load(path, opts)?;
+        let mut spec = TaskSpec::load(path, opts)?;
         let loads_before = registry::model_loads();
         let model = registry::model(&spec.model_dir, spec.settings.threads, opts.ort_library.as_deref())?;
         let model_load_ms = if registry::model_loads() > loads_before { model.load_ms } else { 0.0 };
@@ -213,6 +213,12 @@ impl Inner {
         )?;
         let prefix_ids = model.tokens.encode_template(&parts.before)?;
         let suffix = model.tokens.encode_template(&parts.after)?;
+        let fixed = prefix_ids.len() + suffix.len();
+        if spec.settings.cap_derived && fixed + spec.settings.max_new_tokens >= model.context_length() {
+            // A derived cap larger than the context would refuse the task: keep half of what
+            // the prompt leaves for the answer and half for the input.
+            spec.settings.max_new_tokens = spec.settings.max_new_tokens.min(model.context_length().saturating_sub(fixed) / 2).max(1);
+        }
         if prefix_ids.len() + suffix.len() + spec.settings.max_new_tokens >= model.context_length() {
             return Err(Error::InvalidTask(format!(
                 "{}: prompt prefix ({} tokens) + max_new_tokens ({}) exceed the model's context of {}",

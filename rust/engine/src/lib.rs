@@ -32,7 +32,7 @@ pub use generate::RowStats;
 pub use manifest::Manifest;
 pub use model::Model;
 pub use runtime::release_free_memory;
-pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSpec};
+pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSpec, DEFAULT_MAX_NEW_TOKENS};
 
 /// Loads ONNX Runtime from `path` (or, if `None`, from `ORT_DYLIB_PATH` or the
 /// flinkllm virtualenv). Only the first successful load counts; returns the path in use.

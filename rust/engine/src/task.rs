@@ -63,9 +63,10 @@ pub struct Example {
 /// (named after Flink's `context-overflow-action` model option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContextOverflow {
-    /// The row fails with `InputTooLong` (default).
+    /// The row fails with `InputTooLong`.
     Error,
-    /// Keep the start of the input, drop its end.
+    /// Keep the start of the input, drop its end (default, as in Flink's own model
+    /// providers: an event's length alone never fails a row, so a replay cannot fail on it).
     TruncateTail,
     /// Keep the end of the input, drop its start.
     TruncateHead,
@@ -108,7 +109,14 @@ pub struct Settings {
     pub seed: u64,
     pub threads: usize,
     pub context_overflow: ContextOverflow,
+    /// `max_new_tokens` was derived (from the schema, or the default), not given: the
+    /// task may lower it to fit the model's context window.
+    pub cap_derived: bool,
 }
+
+/// The token cap of a task that gives none and whose schema leaves some string or array
+/// unbounded.
+pub const DEFAULT_MAX_NEW_TOKENS: usize = 256;
 
 /// A task file, read and checked, without its model.
 #[derive(Debug)]
@@ -205,10 +213,19 @@ impl TaskSpec {
         let overflow = match (opts.context_overflow, f.context_overflow_action) {
             (Some(o), _) => o,
             (None, Some(s)) => ContextOverflow::parse(&s).map_err(|e| invalid(path, e))?,
-            (None, None) => ContextOverflow::Error,
+            (None, None) => ContextOverflow::TruncateTail,
         };
+        let cap_derived = opts.max_new_tokens.or(f.max_new_tokens).is_none();
         let settings = Settings {
-            max_new_tokens: opts.max_new_tokens.or(f.max_new_tokens).unwrap_or(256),
+            // No cap given: the longest answer the schema allows (+1 for the stop token), so
+            // a valid answer never hits it; a schema with an unbounded string or array gets
+            // DEFAULT_MAX_NEW_TOKENS.
+            max_new_tokens: opts
+                .max_new_tokens
+                .or(f.max_new_tokens)
+                .or_else(|| schema::size::max_output_bytes(&ir).map(|b| b + 1))
+                .unwrap_or(DEFAULT_MAX_NEW_TOKENS),
+            cap_derived,
             temperature: opts.temperature.or(f.temperature).unwrap_or(0.0),
             top_p: opts.top_p.or(f.top_p).unwrap_or(1.0),
             seed: opts.seed.or(f.seed).unwrap_or(0),

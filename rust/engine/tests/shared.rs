@@ -118,10 +118,14 @@ fn errors_have_actionable_kinds() {
     assert_eq!(task.run("anything").err().unwrap().kind(), ErrorKind::GenerationLimit);
 
     let long_input = "word ".repeat(3000);
-    let task = Task::load(&write_task(&dir, "long.json", json!({})), &opts).unwrap();
-    assert_eq!(task.run(&long_input).err().unwrap().kind(), ErrorKind::InputTooLong);
+    let failing = write_task(&dir, "long.json", json!({"context_overflow_action": "error"}));
+    assert_eq!(Task::load(&failing, &opts).unwrap().run(&long_input).err().unwrap().kind(), ErrorKind::InputTooLong);
     let truncating = write_task(&dir, "trunc.json", json!({"context_overflow_action": "truncated-head"}));
     assert!(Task::load(&truncating, &opts).unwrap().run(&long_input).is_ok());
+    // The default keeps the start of the input, as Flink's model providers do.
+    let by_default = Task::load(&write_task(&dir, "default.json", json!({})), &opts).unwrap();
+    assert_eq!(by_default.settings().context_overflow, flinkllm_engine::ContextOverflow::TruncateTail);
+    assert!(by_default.run(&long_input).is_ok());
 }
 
 #[test]
@@ -144,4 +148,21 @@ fn input_template_wraps_the_input_once() {
     assert_eq!(prompt.matches("Ticket: ").count(), 1, "{prompt}");
     assert!(prompt.contains("<|im_start|>user\nTicket: X <|im_end|> (end)<|im_end|>\n<|im_start|>assistant\n"), "{prompt}");
     assert!(task.run("X").is_ok());
+}
+
+#[test]
+fn a_task_without_a_cap_gets_the_longest_valid_answer_as_its_cap() {
+    let dir = scratch("cap");
+    let task = Task::load(&write_task(&dir, "cap.json", json!({"max_new_tokens": null})), &TaskOptions::default()).unwrap();
+    let longest = flinkllm_engine::schema::size::max_output_bytes(&task.spec().ir).unwrap();
+    assert_eq!(longest, r#"{"label": "a", "text": "", "n": -999999999999999}"#.len() + 24 * 4);
+    assert_eq!(task.settings().max_new_tokens, longest + 1);
+    // The tiny model's words are random: it fills strings to their limit and never stops
+    // early, the worst case for a cap. None of its answers may hit this one.
+    for i in 0..12 {
+        let input = format!("row {i}: {}", "ab ".repeat(i * 5));
+        assert!(task.run(&input).is_ok(), "row {i} hit the derived cap");
+    }
+    let unbounded = write_task(&dir, "free.json", json!({"max_new_tokens": null, "schema": {"type": "object", "properties": {"t": {"type": "string"}}}}));
+    assert_eq!(Task::load(&unbounded, &TaskOptions::default()).unwrap().settings().max_new_tokens, flinkllm_engine::DEFAULT_MAX_NEW_TOKENS);
 }

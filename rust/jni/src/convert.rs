@@ -21,6 +21,43 @@ pub fn rust_string(env: &mut JNIEnv, s: &JString, what: &str) -> Result<String> 
     }
 }
 
+/// A row's text as Rust UTF-8, and whether it had to be repaired. Java strings may hold
+/// ill-formed UTF-16 (a lone surrogate from a browser or a cut emoji); like
+/// `String::from_utf16_lossy`, each unpaired surrogate becomes U+FFFD, so the row still gets
+/// an answer instead of failing on its content. NUL characters arrive intact.
+pub fn rust_text_lossy(env: &mut JNIEnv, s: &JString, what: &str) -> Result<(String, bool)> {
+    if s.is_null() {
+        return Err(JniError::InvalidInput(format!("{what} is null")));
+    }
+    let java = env.get_string(s)?;
+    let bytes = java.to_bytes();
+    Ok(match cesu8::from_java_cesu8(bytes) {
+        Ok(text) => (text.into_owned(), false),
+        Err(_) => (String::from_utf16_lossy(&modified_utf8_units(bytes)), true),
+    })
+}
+
+/// JNI's modified UTF-8 back into the UTF-16 code units it encodes: one to three bytes a
+/// unit, surrogates encoded one by one (which is what makes a lone one representable).
+fn modified_utf8_units(bytes: &[u8]) -> Vec<u16> {
+    let mut units = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let tail = |k: usize| bytes.get(i + k).map_or(0, |t| (t & 0x3F) as u16);
+        let (unit, len) = match b {
+            0x00..=0x7F => (b as u16, 1),
+            0xC0..=0xDF => (((b & 0x1F) as u16) << 6 | tail(1), 2),
+            0xE0..=0xEF => (((b & 0x0F) as u16) << 12 | tail(1) << 6 | tail(2), 3),
+            // Not produced by the JVM; kept as a replacement rather than trusted.
+            _ => (0xFFFD, 1),
+        };
+        units.push(unit);
+        i += len;
+    }
+    units
+}
+
 /// The output value as the Java objects the ROW type declares: fields in schema order.
 pub fn row_to_java<'l>(env: &mut JNIEnv<'l>, fields: &[Field], value: &Value) -> Result<JObject<'l>> {
     let object = value
@@ -63,4 +100,39 @@ fn to_java<'l>(env: &mut JNIEnv<'l>, shape: &Shape, value: &Value) -> Result<JOb
 
 fn box_primitive<'l>(env: &mut JNIEnv<'l>, class: &str, signature: &str, value: JValue) -> Result<JObject<'l>> {
     Ok(env.call_static_method(class, "valueOf", signature, &[value])?.l()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modified_utf8_units;
+
+    /// Modified UTF-8 as the JVM writes it: each UTF-16 unit on its own, NUL as C0 80.
+    fn encode(units: &[u16]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &u in units {
+            match u {
+                0x01..=0x7F => out.push(u as u8),
+                0x00 | 0x80..=0x7FF => out.extend([0xC0 | (u >> 6) as u8, 0x80 | (u & 0x3F) as u8]),
+                _ => out.extend([0xE0 | (u >> 12) as u8, 0x80 | ((u >> 6) & 0x3F) as u8, 0x80 | (u & 0x3F) as u8]),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_unit_comes_back() {
+        let text: Vec<u16> = "a\u{0}é日😀".encode_utf16().chain([0xD800, 0x41, 0xDC00]).collect();
+        assert_eq!(modified_utf8_units(&encode(&text)), text);
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        for (units, expected) in [
+            (vec![0xD83D, 0x20, 0x61], "\u{FFFD} a"),
+            (vec![0x61, 0xDE00], "a\u{FFFD}"),
+            (vec![0xD83D, 0xDE00, 0xD83D], "😀\u{FFFD}"),
+        ] {
+            assert_eq!(String::from_utf16_lossy(&modified_utf8_units(&encode(&units))), expected);
+        }
+    }
 }

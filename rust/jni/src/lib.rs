@@ -9,7 +9,7 @@ mod error;
 mod handles;
 mod shape;
 
-use convert::{row_to_java, rust_string};
+use convert::{row_to_java, rust_string, rust_text_lossy};
 use error::{JniError, Result};
 use handles::Handles;
 use jni::objects::{JClass, JLongArray, JString};
@@ -17,6 +17,10 @@ use jni::sys::{jint, jlong, jobjectArray, jstring};
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
+
+/// Index of the input-repaired flag in `Engine.generate`'s stats array (after the three
+/// token counts; `Engine.STAT_REPAIRED_INPUT` in Java).
+const STAT_REPAIRED_INPUT: i32 = 3;
 
 /// Open tasks, by the handle Java holds.
 static TASKS: Handles<engine_api::OpenTask> = Handles::new();
@@ -119,7 +123,11 @@ pub extern "system" fn Java_io_flinkllm_Engine_generate<'l>(
 ) -> jobjectArray {
     entry(&mut env, std::ptr::null_mut(), |env| {
         let task = TASKS.get(handle)?;
-        let text = rust_string(env, &input, "input")?;
+        let (text, repaired) = rust_text_lossy(env, &input, "input")?;
+        if !stats.is_null() {
+            // Before the row runs, so the caller counts a repaired input whatever the outcome.
+            env.set_long_array_region(&stats, STAT_REPAIRED_INPUT, &[repaired as jlong])?;
+        }
         let timeout = (timeout_millis > 0).then(|| Duration::from_millis(timeout_millis as u64));
         let (value, row) = engine_api::generate(&task, &text, timeout)?;
         let fields = match &task.shape {

@@ -8,6 +8,7 @@ mod parse;
 mod pattern;
 pub mod regex;
 pub mod render;
+pub mod size;
 pub mod validate;
 
 use serde_json::Value;

@@ -22,7 +22,9 @@ final class Engine {
     static final int STAT_PROMPT_TOKENS = 0;
     static final int STAT_GENERATED_TOKENS = 1;
     static final int STAT_FORCED_TOKENS = 2;
-    static final int STATS = 3;
+    /** 1 if the input held ill-formed UTF-16 (a lone surrogate) that became U+FFFD; set before the row runs. */
+    static final int STAT_REPAIRED_INPUT = 3;
+    static final int STATS = 4;
 
     /**
      * Checks that the task's model directory is usable (manifest, tokenizer and graph files
@@ -55,8 +57,9 @@ final class Engine {
      * Runs the task on one input. The result is the ROW's fields in order, already typed:
      * String, Long, Double, Boolean, Object[] for nested ROW and ARRAY, null for absent
      * optional fields. A row running longer than {@code timeoutMillis} (0 = no limit) stops
-     * with {@link RowTimeoutException}. On success {@code stats} (length {@link #STATS}) holds the
-     * row's token counts.
+     * with {@link RowTimeoutException}. A lone UTF-16 surrogate in {@code input} is replaced by
+     * U+FFFD (the row still runs; {@code stats[STAT_REPAIRED_INPUT]} says so). On success
+     * {@code stats} (length {@link #STATS}) also holds the row's token counts.
      */
     static native Object[] generate(long handle, String input, long timeoutMillis, long[] stats);
 

@@ -32,12 +32,35 @@ final class ErrorPolicy {
         return options.errorHandling == LlmOptions.ErrorHandling.IGNORE ? Outcome.IGNORED : Outcome.FAIL;
     }
 
-    /** The exception that fails the job: the task, the kind, and which option would have let the row through. */
-    LlmException fail(String taskPath, LlmException e) {
-        String hint = e instanceof InputTooLongException && options.contextOverflow == LlmOptions.ContextOverflow.FAILOVER
-                ? LlmOptions.CONTEXT_OVERFLOW_ACTION + "=failover; truncated-tail, truncated-head or skipped keep the job running"
-                : LlmOptions.ERROR_HANDLING_STRATEGY + "=failover; set it to ignore to emit NULL instead";
-        return new LlmException("llm() failed on task " + taskPath + " (" + e.kind() + "): " + e.getMessage() + " [" + hint + "]", e);
+    /** Characters of the row's input an error that fails the job quotes. */
+    static final int QUOTED_INPUT_CHARS = 100;
+
+    /**
+     * The exception that fails the job: the task, the kind, the row (the start of its input:
+     * a scalar function sees no key or offset) and which option would have let the row through.
+     */
+    LlmException fail(String taskPath, String input, LlmException e) {
+        String hint;
+        if (e instanceof InputTooLongException && options.contextOverflow == LlmOptions.ContextOverflow.FAILOVER) {
+            hint = LlmOptions.CONTEXT_OVERFLOW_ACTION + "=failover; truncated-tail (the default), truncated-head or skipped keep the job running";
+        } else if (e instanceof GenerationLimitException) {
+            hint = LlmOptions.ERROR_HANDLING_STRATEGY + "=failover; set it to ignore to emit NULL instead, or bound every string (maxLength) and array (maxItems)"
+                    + " of the schema and leave max-tokens unset, so that the token cap fits the longest valid answer";
+        } else {
+            hint = LlmOptions.ERROR_HANDLING_STRATEGY + "=failover; set it to ignore to emit NULL instead";
+        }
+        return new LlmException("llm() failed on task " + taskPath + " (" + e.kind() + ") for the row whose input starts "
+                + quote(input) + ": " + e.getMessage() + " [" + hint + "]", e);
+    }
+
+    /** The first {@link #QUOTED_INPUT_CHARS} characters of the input, quoted, line breaks escaped. */
+    static String quote(String input) {
+        if (input == null) {
+            return "NULL";
+        }
+        int end = input.offsetByCodePoints(0, Math.min(QUOTED_INPUT_CHARS, input.codePointCount(0, input.length())));
+        String head = input.substring(0, end).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\"", "\\\"");
+        return "\"" + head + "\"" + (end < input.length() ? "... (" + input.length() + " chars)" : "");
     }
 
     /** The value of a row that continues: NULL, or with the error column a ROW holding only the reason. */

@@ -191,8 +191,8 @@ final class LlmCall implements Serializable {
      * error-column ROW for a row that continues, or the {@link LlmException} that fails the job.
      */
     Object generate(String input, long started) {
+        long[] stats = new long[Engine.STATS];
         try {
-            long[] stats = new long[Engine.STATS];
             Object[] fields = Engine.generate(handle, input, options.timeoutMillis, stats);
             metrics.tokens(stats);
             return toRow(options.errorColumn ? Arrays.copyOf(fields, schemaFields + 1) : fields);
@@ -200,11 +200,12 @@ final class LlmCall implements Serializable {
             ErrorPolicy.Outcome outcome = policy.decide(e);
             metrics.failed(e, outcome);
             if (outcome == ErrorPolicy.Outcome.FAIL) {
-                throw policy.fail(taskPath, e);
+                throw policy.fail(taskPath, input, e);
             }
             LOG.warn("flinkllm: row {} ({}): {}", outcome == ErrorPolicy.Outcome.SKIPPED ? "skipped" : "ignored", e.kind(), e.getMessage());
             return toRow(policy.continued(outcome, e, schemaFields));
         } finally {
+            metrics.inputRepaired(stats);
             metrics.finished(started);
         }
     }

@@ -21,7 +21,8 @@ import org.apache.flink.metrics.ThreadSafeSimpleCounter;
  *   <li>counters {@code rows} (every call, NULL inputs included), {@code nullInputs},
  *       {@code errors} (rows that failed, whatever the policy did with them) and one counter per
  *       kind under {@code errorKind} ({@code errorKind.GenerationLimit}, ...), {@code ignoredRows},
- *       {@code skippedRows}, {@code promptTokens}, {@code generatedTokens}, {@code forcedTokens}
+ *       {@code skippedRows}, {@code repairedInputs} (inputs with a lone UTF-16 surrogate, replaced by
+ *       U+FFFD before the row ran), {@code promptTokens}, {@code generatedTokens}, {@code forcedTokens}
  *       (the part of generatedTokens jump-forward wrote without a forward pass);
  *   <li>meters {@code rowsPerSecond}, {@code tokensPerSecond} (generated tokens);
  *   <li>histogram {@code latencyMs} (last 1024 rows; p50/p95/p99 through the reporter);
@@ -48,6 +49,7 @@ final class LlmMetrics {
     private final Counter promptTokens;
     private final Counter generatedTokens;
     private final Counter forcedTokens;
+    private final Counter repairedInputs;
     private final Histogram latencyMs;
     private final AtomicInteger inFlight = new AtomicInteger();
 
@@ -62,6 +64,7 @@ final class LlmMetrics {
         promptTokens = counter(group, "promptTokens");
         generatedTokens = counter(group, "generatedTokens");
         forcedTokens = counter(group, "forcedTokens");
+        repairedInputs = counter(group, "repairedInputs");
         group.meter("rowsPerSecond", new MeterView(rows));
         group.meter("tokensPerSecond", new MeterView(generatedTokens));
         latencyMs = group.histogram("latencyMs", new LatencyHistogram(1024));
@@ -89,6 +92,13 @@ final class LlmMetrics {
     void finished(long startedNanos) {
         inFlight.decrementAndGet();
         latencyMs.update((System.nanoTime() - startedNanos) / 1_000_000);
+    }
+
+    /** A row whose input held ill-formed UTF-16, repaired before it ran (whatever its outcome). */
+    void inputRepaired(long[] stats) {
+        if (stats[Engine.STAT_REPAIRED_INPUT] != 0) {
+            repairedInputs.inc();
+        }
     }
 
     /** Token counts of a successful row, as {@link Engine#generate} reports them. */

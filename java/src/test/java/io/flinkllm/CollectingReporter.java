@@ -15,7 +15,7 @@ import org.apache.flink.metrics.reporter.MetricReporterFactory;
 
 /**
  * A metrics reporter for tests: keeps every {@code flinkllm} metric the MiniCluster
- * registers, also after the job ended (counters keep their final values), summed over
+ * registers (and each job's {@code numRestarts}), also after the job ended (counters keep their final values), summed over
  * subtasks and operators by the name below the {@code flinkllm} group.
  */
 public class CollectingReporter implements MetricReporter {
@@ -66,10 +66,24 @@ public class CollectingReporter implements MetricReporter {
     @Override
     public void close() {}
 
+    /** The largest {@code numRestarts} of any job the MiniCluster ran since {@link #clear}; -1 if none was registered. */
+    static long jobRestarts() {
+        long most = -1;
+        for (Map.Entry<String, Metric> e : SEEN.entrySet()) {
+            if (e.getKey().endsWith("." + RESTARTS) && e.getValue() instanceof Gauge) {
+                most = Math.max(most, ((Number) ((Gauge<?>) e.getValue()).getValue()).longValue());
+            }
+        }
+        return most;
+    }
+
+    /** Flink's job-level restart count (JobManager job group). */
+    private static final String RESTARTS = "numRestarts";
+
     @Override
     public void notifyOfAddedMetric(Metric metric, String metricName, MetricGroup group) {
         String id = group.getMetricIdentifier(metricName);
-        if (id.contains("." + LlmMetrics.GROUP + ".")) {
+        if (id.contains("." + LlmMetrics.GROUP + ".") || metricName.equals(RESTARTS)) {
             SEEN.put(id, metric);
         }
     }

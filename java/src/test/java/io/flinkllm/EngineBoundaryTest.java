@@ -7,6 +7,7 @@ import static org.junit.Assert.fail;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.junit.BeforeClass;
 import org.junit.Test;
 
@@ -43,13 +44,26 @@ public class EngineBoundaryTest {
     }
 
     @Test
-    public void loneSurrogateIsAClearError() {
+    public void loneSurrogatesAreRepairedNotRejected() {
+        long handle = Engine.open(task, 0, null);
         try {
-            generateOnce("broken \uD83D text");
-            fail("a lone surrogate has no UTF-8 form");
-        } catch (InvalidInputException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("surrogate"));
+            for (String input : new String[] {"broken \uD83D text", "\uDE00 at the start", "at the end \uD83D", "\uD83D\uD83D\uDE00"}) {
+                long[] stats = new long[Engine.STATS];
+                assertNotNull(input, Engine.generate(handle, input, 0, stats));
+                assertEquals("repaired: " + input, 1, stats[Engine.STAT_REPAIRED_INPUT]);
+            }
+            long[] stats = new long[Engine.STATS];
+            Engine.generate(handle, "a pair \uD83D\uDE00 is fine", 0, stats);
+            assertEquals(0, stats[Engine.STAT_REPAIRED_INPUT]);
+        } finally {
+            Engine.close(handle);
         }
+    }
+
+    @Test
+    public void aRepairedInputRunsAsItsReplacementText() {
+        // U+FFFD is what the engine sees, so the row's answer is that of the repaired text.
+        assertEquals(Arrays.deepToString(generateOnce("x \uFFFD y")), Arrays.deepToString(generateOnce("x \uD800 y")));
     }
 
     private static Object[] generateOnce(String input) {

@@ -167,8 +167,32 @@ public class PolicySqlTest {
     }
 
     @Test
-    public void contextOverflowUnsetFollowsTheStrategy() throws Exception {
-        assertNull(result(run("tiny.task.json", "error-handling-strategy=ignore", longInput), 1));
-        failure("tiny.task.json", "error-handling-strategy=failover", longInput, InputTooLongException.class);
+    public void contextOverflowUnsetTruncatesTheTail() throws Exception {
+        // Flink's model providers' default: an input's length alone never fails a row, so a
+        // restarted job cannot fail on the same event again.
+        List<Row> byDefault = run("tiny.task.json", "error-handling-strategy=failover", longInput);
+        assertNotNull("the long row gets an answer", result(byDefault, 1));
+        assertEquals(result(run("tiny.task.json", "context-overflow-action=truncated-tail", longInput), 1), result(byDefault, 1));
+    }
+
+    @Test
+    public void aFailedJobNamesTheRowAndTheOption() {
+        String all = failure("short.task.json", "error-handling-strategy=failover", TinyModelSqlTest.input, GenerationLimitException.class);
+        assertTrue(all, all.contains("for the row whose input starts \"Buy cheap watches now\""));
+        assertTrue(all, all.contains("set it to ignore to emit NULL instead, or bound every string (maxLength)"));
+    }
+
+    @Test
+    public void quotedInputsAreCutAtAHundredCharacters() {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 60; i++) {
+            text.append("😀a");
+        }
+        String quoted = ErrorPolicy.quote(text + "\nend");
+        String head = quoted.substring(1, quoted.lastIndexOf("\"... "));
+        assertEquals(quoted, 100, head.codePointCount(0, head.length()));
+        assertTrue(quoted, head.startsWith("😀a😀a"));
+        assertTrue(quoted, quoted.endsWith("\"... (184 chars)"));
+        assertEquals("\"two\\nlines\"", ErrorPolicy.quote("two\nlines"));
     }
 }

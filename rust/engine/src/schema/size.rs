@@ -1,0 +1,106 @@
+//! The longest answer a schema allows, in bytes of the layout the constraint writes.
+//!
+//! Every token the model writes adds at least one byte, so this is also a token cap that
+//! a valid answer can never reach: a task whose schema bounds every string (`maxLength`,
+//! a bounded `pattern` or `format`) and every array (`maxItems`) gets its
+//! `max_new_tokens` from here unless it sets one, and no row is lost to the cap.
+
+use super::regex::{ITEM_SEP, KEY_SEP, MAX_FRAC_DIGITS, MAX_INT_DIGITS};
+use super::{format, render, Node, NodeId, SchemaIr};
+
+/// Bytes one character of a free string can take: up to 4 in UTF-8, 2 for the
+/// two-character escapes the constraint allows (it never writes `\uXXXX`).
+const MAX_CHAR_BYTES: usize = 4;
+
+/// `None` when some string or array in the schema is unbounded.
+pub fn max_output_bytes(ir: &SchemaIr) -> Option<usize> {
+    node_max(ir, ir.root)
+}
+
+fn node_max(ir: &SchemaIr, id: NodeId) -> Option<usize> {
+    match ir.node(id) {
+        Node::Object { properties, .. } => {
+            let mut total = 2usize; // {}
+            for (i, p) in properties.iter().enumerate() {
+                let key = render::to_json(&p.name.clone().into()).len() + KEY_SEP.len();
+                let sep = if i > 0 { ITEM_SEP.len() } else { 0 };
+                total = total.checked_add(sep + key)?.checked_add(node_max(ir, p.node)?)?;
+            }
+            Some(total)
+        }
+        Node::Array { items, max_items, .. } => {
+            let n = usize::try_from((*max_items)?).ok()?;
+            if n == 0 {
+                return Some(2);
+            }
+            // [a, b, c]: n items, n - 1 separators, two brackets
+            let items = n.checked_mul(node_max(ir, *items)?)?;
+            items.checked_add((n - 1) * ITEM_SEP.len() + 2)
+        }
+        Node::String { max_length, pattern, format, .. } => {
+            let by_length = max_length.and_then(|n| usize::try_from(n).ok()?.checked_mul(MAX_CHAR_BYTES));
+            let by_regex = match (pattern, format) {
+                (Some(p), _) => regex_max_len(p),
+                (None, Some(f)) => regex_max_len(&format::body_regex(*f)),
+                (None, None) => None,
+            };
+            let body = match (by_length, by_regex) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b)?,
+            };
+            body.checked_add(2) // quotes
+        }
+        Node::Integer { .. } => Some(1 + MAX_INT_DIGITS),
+        Node::Number { .. } => Some(1 + MAX_INT_DIGITS + 1 + MAX_FRAC_DIGITS),
+        Node::Boolean => Some("false".len()),
+        Node::Null => Some("null".len()),
+        Node::Enum(values) => values.iter().map(|v| render::to_json(v).len()).max(),
+        Node::AnyOf { branches, .. } => branches.iter().map(|b| node_max(ir, *b)).collect::<Option<Vec<_>>>()?.into_iter().max(),
+    }
+}
+
+/// Longest match of a string-body regex, in bytes (`None` if unbounded).
+fn regex_max_len(body: &str) -> Option<usize> {
+    regex_syntax::Parser::new().parse(body).ok()?.properties().maximum_len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::parse_schema;
+    use serde_json::json;
+
+    fn max(schema: serde_json::Value) -> Option<usize> {
+        max_output_bytes(&parse_schema(&schema).unwrap())
+    }
+
+    #[test]
+    fn enums_and_scalars_are_exact() {
+        // {"a": "yes", "b": false}
+        let s = json!({"type": "object", "properties": {"a": {"enum": ["no", "yes"]}, "b": {"type": "boolean"}}, "required": ["a", "b"]});
+        assert_eq!(max(s), Some(r#"{"a": "yes", "b": false}"#.len()));
+    }
+
+    #[test]
+    fn strings_count_four_bytes_a_character() {
+        let s = json!({"type": "object", "properties": {"t": {"type": "string", "maxLength": 10}}, "required": ["t"]});
+        assert_eq!(max(s), Some(r#"{"t": ""}"#.len() + 40));
+    }
+
+    #[test]
+    fn arrays_need_max_items() {
+        let item = json!({"type": "string", "enum": ["x"]});
+        let bounded = json!({"type": "object", "properties": {"l": {"type": "array", "items": item, "maxItems": 3}}, "required": ["l"]});
+        assert_eq!(max(bounded), Some(r#"{"l": ["x", "x", "x"]}"#.len()));
+        let unbounded = json!({"type": "object", "properties": {"l": {"type": "array", "items": item}}, "required": ["l"]});
+        assert_eq!(max(unbounded), None);
+    }
+
+    #[test]
+    fn formats_and_patterns_bound_strings() {
+        let s = json!({"type": "object", "properties": {"d": {"type": "string", "format": "date"}, "p": {"type": "string", "pattern": "^[a-z]{2,5}$"}}, "required": ["d", "p"]});
+        assert_eq!(max(s), Some(r#"{"d": "2024-01-01", "p": "abcde"}"#.len()));
+        let free = json!({"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]});
+        assert_eq!(max(free), None);
+    }
+}
