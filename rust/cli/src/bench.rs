@@ -6,7 +6,7 @@ use clap::Args;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use flinkllm_engine::{BatchConfig, RowStats, Task};
+use flinkllm_engine::{BatchConfig, RowStats, Task, TaskOptions};
 use serde_json::json;
 
 use crate::input::{peak_rss_mb, read_rows};
@@ -37,16 +37,16 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         return Err(CliError(format!("{}: no usable rows", a.rows_from.input.display())));
     }
     let n = a.rows.unwrap_or(texts.len()).max(1);
+    let concurrency = a.concurrency.max(1);
     let started = Instant::now();
-    let task = Task::load(&a.rows_from.task.task, &a.rows_from.task.options()?)?;
+    let options = TaskOptions { batch: BatchConfig::batched(concurrency), ..a.rows_from.task.options()? };
+    let task = Task::load(&a.rows_from.task.task, &options)?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
     let open = task.open_stats();
     for t in texts.iter().cycle().take(a.warmup) {
         let _ = task.run(t);
     }
 
-    let concurrency = a.concurrency.max(1);
-    task.set_batching(BatchConfig::batched(concurrency))?;
     let next = AtomicUsize::new(0);
     // Per row: start and end (seconds since the run started), result.
     let results: Mutex<Vec<(f64, f64, Option<RowStats>)>> = Mutex::new(Vec::with_capacity(n));

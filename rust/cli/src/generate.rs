@@ -31,7 +31,7 @@ pub struct GenerateArgs {
 pub fn generate(a: GenerateArgs) -> Result<(), CliError> {
     let prompt = std::fs::read_to_string(&a.prompt_file)
         .map_err(|e| CliError(format!("{}: {e}", a.prompt_file.display())))?;
-    let model = flinkllm_engine::open_model(&a.model, a.threads, a.ort_lib.as_deref())?;
+    let model = flinkllm_engine::open_model(&a.model, a.threads, crate::ort_lib::ort_library(a.ort_lib.as_deref()).as_deref())?;
     let ids = model.tokens.encode_template(&prompt)?;
     let out = flinkllm_engine::generate::unconstrained(&model, &ids, a.max_new, a.split_prefix)?;
     let text = String::from_utf8_lossy(&model.tokens.text_of(&out)).into_owned();

@@ -3,6 +3,7 @@
 mod bench;
 mod generate;
 mod input;
+mod ort_lib;
 mod prompt;
 mod run;
 
@@ -49,7 +50,7 @@ pub struct TaskFlags {
     /// Directory where bare model names are looked up (else $FLINKLLM_MODELS, else ~/.cache/flinkllm/models).
     #[arg(long)]
     models_dir: Option<PathBuf>,
-    /// libonnxruntime.so to load (else $ORT_DYLIB_PATH).
+    /// libonnxruntime.so to load (else $ORT_DYLIB_PATH, else the tools' virtualenv).
     #[arg(long)]
     ort_lib: Option<PathBuf>,
 }
@@ -74,7 +75,7 @@ impl TaskFlags {
             threads: self.threads,
             context_overflow: self.context_overflow_action.as_deref().map(ContextOverflow::parse).transpose()?,
             models_dir: self.models_dir.clone(),
-            ort_library: self.ort_lib.clone(),
+            ort_library: ort_lib::ort_library(self.ort_lib.as_deref()),
             ..TaskOptions::default()
         })
     }

@@ -1,12 +1,10 @@
 //! `Task`: a task file bound to its shared model and compiled constraint, with the
 //! KV cache of its fixed prompt prefix, ready to run rows from any thread.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use once_cell::sync::Lazy;
 use serde_json::Value;
 
 use crate::batch::{BatchConfig, Request, Scheduler, Shared};
@@ -18,6 +16,7 @@ use crate::prompt::{self, Message};
 use crate::registry;
 use crate::sampler::Sampling;
 use crate::task::{ContextOverflow, Settings, TaskOptions, TaskSpec};
+use crate::weak_map::WeakMap;
 
 /// A loaded task. Cheap to clone; `Send + Sync`; rows may run concurrently (forward
 /// passes of one model take turns on its session).
@@ -31,9 +30,10 @@ struct Inner {
     model: Arc<Model>,
     constraint: Arc<Compiled>,
     prefix: Arc<Kv>,
-    /// The batching worker, started by the first batched row (and restarted when the
-    /// configuration changes).
-    batching: Mutex<(BatchConfig, Option<Arc<Scheduler>>)>,
+    /// How rows share forward passes (part of the task's identity: `TaskOptions::batch`).
+    batch: BatchConfig,
+    /// The batching worker, started by the first batched row.
+    scheduler: Mutex<Option<Arc<Scheduler>>>,
     /// The prompt tokens after the input: end of the user turn, start of the answer.
     suffix: Vec<u32>,
     /// The rendered prompt around the input, for inspection.
@@ -60,24 +60,29 @@ enum Mode {
     Batched,
 }
 
-type TaskKey = (PathBuf, String);
-static TASKS: Lazy<Mutex<HashMap<TaskKey, Weak<Inner>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+/// Open tasks, one per (task file, options): every caller with the same options (Flink
+/// slots, async rows) shares the prefix cache, the constraint and the batches.
+static TASKS: WeakMap<(PathBuf, TaskOptions), Inner> = WeakMap::new("task");
 
 impl Task {
-    /// Loads a task (or returns the already-open one for the same file and options).
+    /// Loads a task (or returns the already-open one for the same file and options;
+    /// options that differ, `batch` included, open a task of their own over the same model).
     pub fn load(path: &Path, opts: &TaskOptions) -> Result<Task> {
         let canonical = path
             .canonicalize()
             .map_err(|e| Error::InvalidTask(format!("{}: {e}", path.display())))?;
-        let key = (canonical.clone(), format!("{opts:?}"));
-        let mut tasks = TASKS.lock().map_err(|_| Error::Runtime("task registry lock poisoned".into()))?;
-        if let Some(inner) = tasks.get(&key).and_then(Weak::upgrade) {
-            return Ok(Task { inner });
-        }
-        tasks.retain(|_, w| w.strong_count() > 0);
-        let inner = Arc::new(Inner::open(&canonical, opts)?);
-        tasks.insert(key, Arc::downgrade(&inner));
+        let inner = TASKS.get_or_try_insert((canonical.clone(), opts.clone()), || Inner::open(&canonical, opts))?;
         Ok(Task { inner })
+    }
+
+    /// Open tasks in this process (for tests: sharing and release).
+    pub fn live_tasks() -> usize {
+        TASKS.live()
+    }
+
+    /// Whether two handles share one open task.
+    pub fn same_task(&self, other: &Task) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     pub fn spec(&self) -> &TaskSpec {
@@ -86,7 +91,7 @@ impl Task {
 
     /// The task's JSON schema as written.
     pub fn schema(&self) -> &Value {
-        &self.inner.spec.schema
+        &self.inner.spec.ir.source
     }
 
     pub fn settings(&self) -> &Settings {
@@ -101,6 +106,14 @@ impl Task {
         &self.inner.model
     }
 
+    /// Native memory the task holds, estimated from what it knows: the model directory's
+    /// files (weights and tokenizer are read whole), the constraint index and the
+    /// prompt-prefix KV cache.
+    pub fn native_memory_bytes(&self) -> u64 {
+        let stats = &self.inner.stats;
+        self.inner.model.file_bytes() + stats.index_bytes as u64 + self.inner.model.kv_bytes(stats.prefix_tokens)
+    }
+
     /// Runs one input; the value always matches the schema.
     pub fn run(&self, input: &str) -> Result<Value> {
         self.run_with_stats(input).map(|(v, _)| v)
@@ -111,9 +124,14 @@ impl Task {
     }
 
     /// Like `run_with_stats`, but a row still decoding at `deadline` stops with
-    /// `GenerationLimit` (checked between forward passes).
+    /// `RowTimeout` (checked between forward passes).
     pub fn run_with_deadline(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
         self.inner.run(input, deadline)
+    }
+
+    /// Like `run_with_deadline`, with the deadline `timeout` from now.
+    pub fn run_with_timeout(&self, input: &str, timeout: Option<std::time::Duration>) -> Result<(Value, RowStats)> {
+        self.inner.run(input, timeout.map(|t| Instant::now() + t))
     }
 
     /// Runs one input alone on this thread, bypassing the batching worker (the
@@ -125,7 +143,7 @@ impl Task {
     /// Runs many inputs, results in input order; one row's error never affects another.
     /// With batching on, up to `max_batch` rows are in flight and share forward passes.
     pub fn run_batch(&self, inputs: &[&str]) -> Vec<Result<Value>> {
-        let width = self.batching().map_or(1, |b| b.max_batch).clamp(1, inputs.len().max(1));
+        let width = self.batching().max_batch.clamp(1, inputs.len().max(1));
         if width == 1 {
             return inputs.iter().map(|i| self.run(i)).collect();
         }
@@ -153,20 +171,11 @@ impl Task {
             .collect()
     }
 
-    /// How this task batches rows. Every `Task` handle of the same file and options
-    /// shares one configuration; changing it lets rows already in flight finish on the
-    /// old worker. Rows of models that cannot batch without changing results
-    /// (`Manifest::can_batch`: optimum exports, int4) run alone whatever the configuration.
-    pub fn set_batching(&self, config: BatchConfig) -> Result<()> {
-        let mut b = self.inner.lock_batching()?;
-        if b.0 != config {
-            *b = (config, None);
-        }
-        Ok(())
-    }
-
-    pub fn batching(&self) -> Result<BatchConfig> {
-        Ok(self.inner.lock_batching()?.0)
+    /// How this task batches rows (`TaskOptions::batch`). Rows of models that cannot batch
+    /// without changing results (`Manifest::can_batch`: optimum exports, int4) run alone
+    /// whatever it says.
+    pub fn batching(&self) -> BatchConfig {
+        self.inner.batch
     }
 
     /// The full prompt text a row with `input` is decoded from (for inspection; the
@@ -179,7 +188,7 @@ impl Task {
     /// One throw-away row, so the first real row does not pay one-time costs.
     pub fn warm_up(&self) -> Result<()> {
         match self.run("warm-up") {
-            Ok(_) | Err(Error::GenerationLimit(_)) => Ok(()),
+            Ok(_) | Err(Error::GenerationLimit(_) | Error::RowTimeout(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -193,7 +202,7 @@ impl Inner {
         let model = registry::model(&spec.model_dir, spec.settings.threads, opts.ort_library.as_deref())?;
         let model_load_ms = if registry::model_loads() > loads_before { model.load_ms } else { 0.0 };
         let m = &model.manifest;
-        let constraint = compile(&spec.schema, &model.tokens, &m.stop_ids())?;
+        let constraint = compile(&spec.ir, &model.tokens, &m.stop_ids())?;
 
         let mut messages = Vec::new();
         let system = spec.system_message();
@@ -240,34 +249,30 @@ impl Inner {
             prefix_tokens: prefix_ids.len(),
             prefix_ms,
         };
-        let batching = Mutex::new((BatchConfig::default(), None));
-        Ok(Inner { spec, model, constraint, prefix: Arc::new(prefix), batching, suffix, parts, stats })
+        let scheduler = Mutex::new(None);
+        Ok(Inner { spec, model, constraint, prefix: Arc::new(prefix), batch: opts.batch, scheduler, suffix, parts, stats })
     }
 
     fn run(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
         self.run_with(input, deadline, Mode::Batched)
     }
 
-    fn lock_batching(&self) -> Result<std::sync::MutexGuard<'_, (BatchConfig, Option<Arc<Scheduler>>)>> {
-        self.batching.lock().map_err(|_| Error::Runtime("batching lock poisoned".into()))
-    }
-
     /// The running batching worker, or `None` when rows run alone (`max_batch` 1).
     fn scheduler(&self) -> Result<Option<Arc<Scheduler>>> {
-        let mut b = self.lock_batching()?;
-        if b.0.max_batch <= 1 || !self.model.manifest.can_batch() {
+        if self.batch.max_batch <= 1 || !self.model.manifest.can_batch() {
             return Ok(None);
         }
-        if b.1.is_none() {
+        let mut running = self.scheduler.lock().map_err(|_| Error::Runtime("batching lock poisoned".into()))?;
+        if running.is_none() {
             let shared = Shared {
                 model: self.model.clone(),
                 compiled: self.constraint.clone(),
                 prefix: self.prefix.clone(),
-                config: b.0,
+                config: self.batch,
             };
-            b.1 = Some(Arc::new(Scheduler::start(shared)?));
+            *running = Some(Arc::new(Scheduler::start(shared)?));
         }
-        Ok(b.1.clone())
+        Ok(running.clone())
     }
 
     fn run_with(&self, input: &str, deadline: Option<Instant>, mode: Mode) -> Result<(Value, RowStats)> {
@@ -301,14 +306,7 @@ impl Inner {
             Mode::Single => None,
         };
         match scheduler {
-            Some(s) => s.run(Request {
-                ids,
-                sampling,
-                rng_input: input.to_string(),
-                limits,
-                submitted: Instant::now(),
-                reply: std::sync::mpsc::channel().0,
-            }),
+            Some(s) => s.run(Request { ids, sampling, rng_input: input.to_string(), limits }),
             None => generate::constrained(&self.model, &self.constraint, &self.prefix, ids, &sampling, input, &limits),
         }
     }

@@ -1,64 +1,84 @@
-//! The one error type of the engine. Every variant is a kind a caller can act on
-//! (the JNI layer maps each to its own Java exception class); the payload is the
-//! human-readable reason, already naming the file, keyword or limit involved.
+//! The one error type of the engine and the one table of error kinds. Every binding
+//! derives from here: the JNI layer throws a Java exception carrying `ErrorKind::name`,
+//! the Java metrics register one counter per `ErrorKind::ROW_KINDS` name, the CLI prints
+//! `"<kind>: <reason>"`. The payload is the human-readable reason, already naming the file,
+//! keyword or limit involved.
 
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// The ONNX Runtime shared library could not be found or loaded.
-    #[error("{0}")]
-    RuntimeLibrary(String),
-    /// A model directory is missing, incomplete or inconsistent with its manifest.
-    #[error("{0}")]
-    ModelLoad(String),
-    /// The task file (or a file it names) is missing or malformed.
-    #[error("{0}")]
-    InvalidTask(String),
-    /// The task's JSON schema uses something the constraint cannot enforce.
-    #[error("{0}")]
-    UnsupportedSchema(String),
-    /// A row's input is unusable (not text, missing field).
-    #[error("{0}")]
-    InvalidInput(String),
-    /// The prompt for a row does not fit the context window.
-    #[error("{0}")]
-    InputTooLong(String),
-    /// `max_new_tokens` or the context window was reached before the JSON closed.
-    #[error("{0}")]
-    GenerationLimit(String),
-    /// ONNX Runtime or an internal invariant failed while running a row.
-    #[error("{0}")]
-    Runtime(String),
-}
-
-/// Stable names of the error kinds, as printed by the CLI (`"<kind>: <reason>"`)
-/// and used by the JNI layer to pick an exception class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    RuntimeLibrary,
-    ModelLoad,
-    InvalidTask,
-    UnsupportedSchema,
-    InvalidInput,
-    InputTooLong,
-    GenerationLimit,
-    Runtime,
-}
-
-impl ErrorKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::RuntimeLibrary => "RuntimeLibrary",
-            ErrorKind::ModelLoad => "ModelLoad",
-            ErrorKind::InvalidTask => "InvalidTask",
-            ErrorKind::UnsupportedSchema => "UnsupportedSchema",
-            ErrorKind::InvalidInput => "InvalidInput",
-            ErrorKind::InputTooLong => "InputTooLong",
-            ErrorKind::GenerationLimit => "GenerationLimit",
-            ErrorKind::Runtime => "Runtime",
+macro_rules! error_kinds {
+    ($($(#[doc = $doc:literal])* $kind:ident, row: $row:literal;)*) => {
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        pub enum Error {
+            $($(#[doc = $doc])* #[error("{0}")] $kind(String),)*
         }
-    }
+
+        /// What went wrong, without the reason: what callers act on.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorKind {
+            $($(#[doc = $doc])* $kind,)*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)*];
+
+            /// The stable name (Java exceptions' `kind()`, metric names, CLI output).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => stringify!($kind),)*
+                }
+            }
+
+            /// Whether one row can end with this kind while its task keeps working (the
+            /// rest fail opening a task, or a call that never reached a row).
+            pub fn is_row_level(self) -> bool {
+                match self {
+                    $(ErrorKind::$kind => $row,)*
+                }
+            }
+        }
+
+        impl Error {
+            pub fn kind(&self) -> ErrorKind {
+                match self {
+                    $(Error::$kind(_) => ErrorKind::$kind,)*
+                }
+            }
+
+            /// The reason without the kind.
+            pub fn reason(&self) -> &str {
+                match self {
+                    $(Error::$kind(s) => s,)*
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    /// The ONNX Runtime shared library could not be found or loaded.
+    RuntimeLibrary, row: false;
+    /// A model directory is missing, incomplete or inconsistent with its manifest.
+    ModelLoad, row: false;
+    /// The task file (or a file it names), or an option given with it, is missing or malformed.
+    InvalidTask, row: false;
+    /// The task's JSON schema uses something the constraint cannot enforce.
+    UnsupportedSchema, row: false;
+    /// A row's input is unusable (not text, missing field).
+    InvalidInput, row: true;
+    /// The prompt for a row does not fit the context window.
+    InputTooLong, row: true;
+    /// `max_new_tokens` or the context window was reached before the JSON closed.
+    GenerationLimit, row: true;
+    /// The row ran past the deadline its caller gave (checked between forward passes).
+    RowTimeout, row: true;
+    /// ONNX Runtime or an internal invariant failed while running a row.
+    Runtime, row: true;
+    /// A binding's handle that was closed or never issued.
+    InvalidHandle, row: false;
+    /// A panic, caught at a binding's boundary (the process keeps running).
+    Panic, row: true;
 }
 
 impl fmt::Display for ErrorKind {
@@ -68,33 +88,6 @@ impl fmt::Display for ErrorKind {
 }
 
 impl Error {
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Error::RuntimeLibrary(_) => ErrorKind::RuntimeLibrary,
-            Error::ModelLoad(_) => ErrorKind::ModelLoad,
-            Error::InvalidTask(_) => ErrorKind::InvalidTask,
-            Error::UnsupportedSchema(_) => ErrorKind::UnsupportedSchema,
-            Error::InvalidInput(_) => ErrorKind::InvalidInput,
-            Error::InputTooLong(_) => ErrorKind::InputTooLong,
-            Error::GenerationLimit(_) => ErrorKind::GenerationLimit,
-            Error::Runtime(_) => ErrorKind::Runtime,
-        }
-    }
-
-    /// The reason without the kind.
-    pub fn reason(&self) -> &str {
-        match self {
-            Error::RuntimeLibrary(s)
-            | Error::ModelLoad(s)
-            | Error::InvalidTask(s)
-            | Error::UnsupportedSchema(s)
-            | Error::InvalidInput(s)
-            | Error::InputTooLong(s)
-            | Error::GenerationLimit(s)
-            | Error::Runtime(s) => s,
-        }
-    }
-
     /// `"<kind>: <reason>"`, the form the CLI writes per failed row.
     pub fn describe(&self) -> String {
         format!("{}: {}", self.kind(), self.reason())
@@ -108,3 +101,16 @@ impl From<ort::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_variant_names() {
+        assert_eq!(Error::RowTimeout("late".into()).describe(), "RowTimeout: late");
+        let names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        assert!(names.contains(&"InputTooLong") && names.contains(&"Panic"));
+        assert!(ErrorKind::GenerationLimit.is_row_level() && !ErrorKind::ModelLoad.is_row_level());
+    }
+}

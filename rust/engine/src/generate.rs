@@ -71,7 +71,7 @@ impl RowStats {
 pub struct RowLimits {
     pub max_new_tokens: usize,
     pub context_length: usize,
-    /// Stop with `GenerationLimit` once this instant has passed (checked every step).
+    /// Stop with `RowTimeout` once this instant has passed (checked every step).
     pub deadline: Option<Instant>,
 }
 
@@ -131,7 +131,7 @@ impl<'a> RowDecoder<'a> {
             return Err(self.over_limit());
         }
         if self.limits.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::GenerationLimit(format!(
+            return Err(Error::RowTimeout(format!(
                 "row deadline reached after {} ms and {} output tokens",
                 self.started.elapsed().as_millis(),
                 self.stats.generated_tokens
@@ -162,8 +162,6 @@ impl<'a> RowDecoder<'a> {
     pub fn accept(&mut self, tokens: &TokenText, logits: &[f32], fed: usize, forward: Duration, batch_rows: usize) -> Result<Option<(Value, RowStats)>> {
         if self.stats.decode_steps == 0 {
             self.stats.queue_time = self.started.elapsed().saturating_sub(forward);
-        }
-        if self.stats.decode_steps == 0 {
             self.stats.prefill_time += forward;
         } else if fed > 1 {
             self.stats.chunk_passes += 1;
@@ -196,7 +194,8 @@ impl<'a> RowDecoder<'a> {
 
     fn over_limit(&self) -> Error {
         Error::GenerationLimit(format!(
-            "max_new_tokens={} reached before the JSON was complete ({} bytes written)",
+            "max_new_tokens={} reached before the JSON was complete ({} bytes written); a schema whose strings and arrays are all \
+             bounded (maxLength, maxItems) gets a cap no valid answer reaches when max_new_tokens is left unset",
             self.limits.max_new_tokens,
             self.rc.text.len()
         ))

@@ -4,7 +4,7 @@
 //! Entry points for bindings (the JNI crate converts types and errors only):
 //! - [`init_runtime`]: load `libonnxruntime.so` from a given path (else `ORT_DYLIB_PATH`).
 //! - [`TaskSpec::load`]: read a task file and its schema without loading a model
-//!   (planning time), [`TaskSpec::resolved_schema`] for type mapping.
+//!   (planning time; `TaskSpec::ir` for type mapping), [`TaskSpec::check_model`].
 //! - [`Task::load`]: open a task (model shared process-wide), then [`Task::run`] /
 //!   [`Task::run_batch`] per input; [`Error::kind`] tells what went wrong.
 
@@ -22,6 +22,7 @@ pub mod sampler;
 pub mod schema;
 mod task;
 pub mod tokens;
+mod weak_map;
 
 use std::path::{Path, PathBuf};
 
@@ -30,12 +31,12 @@ pub use engine::{OpenStats, Task};
 pub use error::{Error, ErrorKind, Result};
 pub use generate::RowStats;
 pub use manifest::Manifest;
-pub use model::Model;
+pub use model::{Model, GRAPH_FILE};
 pub use runtime::release_free_memory;
 pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSpec, DEFAULT_MAX_NEW_TOKENS};
 
-/// Loads ONNX Runtime from `path` (or, if `None`, from `ORT_DYLIB_PATH` or the
-/// flinkllm virtualenv). Only the first successful load counts; returns the path in use.
+/// Loads ONNX Runtime from `path` (or, if `None`, from `ORT_DYLIB_PATH`). Only the first
+/// successful load counts; returns the path in use.
 pub fn init_runtime(path: Option<&Path>) -> Result<PathBuf> {
     runtime::init(path)
 }

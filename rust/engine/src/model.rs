@@ -60,15 +60,24 @@ pub struct Step {
     pub kv: Kv,
 }
 
+/// The ONNX graph of a model directory (with `model.onnx.data` beside it when large).
+pub const GRAPH_FILE: &str = "model.onnx";
+
 impl Model {
+    /// Everything about a model directory that can be checked without loading the graph:
+    /// the manifest, the tokenizer, the graph file. For planners, so a broken directory fails
+    /// before any task manager tries it.
+    pub fn check_dir(dir: &Path) -> Result<()> {
+        let manifest = Manifest::load(dir)?;
+        TokenText::load(dir, manifest.vocab_size, manifest.eos_token_id)?;
+        graph_file(dir).map(|_| ())
+    }
+
     pub fn load(dir: &Path, threads: usize, ort_library: Option<&Path>) -> Result<Model> {
         let started = Instant::now();
         let manifest = Manifest::load(dir)?;
         let env = crate::runtime::environment(ort_library)?;
-        let graph = dir.join("model.onnx");
-        if !graph.is_file() {
-            return Err(Error::ModelLoad(format!("{} is missing", graph.display())));
-        }
+        let graph = graph_file(dir)?;
         // The vocabulary tables (~0.15 s) are built while ONNX Runtime loads the graph.
         let (tokens, session) = std::thread::scope(|s| {
             let tokens = s.spawn(|| TokenText::load(dir, manifest.vocab_size, manifest.eos_token_id));
@@ -112,6 +121,19 @@ impl Model {
             session: Mutex::new(session),
             names: Names { past, present },
         })
+    }
+
+    /// Bytes of the model directory's files (the weights and tokenizer are read whole).
+    pub fn file_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|dir| dir.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+            .unwrap_or(0)
+    }
+
+    /// Bytes of a KV cache holding `tokens` positions (float32, every layer's key and value).
+    pub fn kv_bytes(&self, tokens: usize) -> u64 {
+        let m = &self.manifest;
+        (tokens * m.num_layers * 2 * m.num_kv_heads * m.head_dim * std::mem::size_of::<f32>()) as u64
     }
 
     pub fn context_length(&self) -> usize {
@@ -228,5 +250,14 @@ impl Model {
             return Err(Error::Runtime(format!("logits of {} values for {b} rows", data.len())));
         }
         Ok(data.to_vec())
+    }
+}
+
+fn graph_file(dir: &Path) -> Result<PathBuf> {
+    let graph = dir.join(GRAPH_FILE);
+    if graph.is_file() {
+        Ok(graph)
+    } else {
+        Err(Error::ModelLoad(format!("{} is missing", graph.display())))
     }
 }

@@ -1,6 +1,7 @@
-//! Loading the ONNX Runtime shared library (PyPI `onnxruntime` wheel's
-//! `libonnxruntime.so`) once per process, from an explicit path, `ORT_DYLIB_PATH`,
-//! or the project's own virtualenv, and keeping the one `ort` environment.
+//! Loading the ONNX Runtime shared library once per process, from the path the caller
+//! gives (else `ORT_DYLIB_PATH`, `ort`'s own variable), and keeping the one `ort`
+//! environment. Finding a library is the caller's business (the JAR's loader extracts its
+//! own; the CLI looks in the tools' virtualenv).
 //!
 //! A failed load is reported from our own checks and `ort::LoadDynamicError`
 //! (never as `ort::Error`, whose formatting calls into the missing library).
@@ -14,39 +15,6 @@ use ort::environment::Environment;
 use crate::error::{Error, Result};
 
 static ENV: Lazy<Mutex<Option<(Environment, PathBuf)>>> = Lazy::new(|| Mutex::new(None));
-
-/// Where we look when no path is given, after `ORT_DYLIB_PATH`: the virtualenvs that
-/// `tools/` sets up under `$FLINKLLM_CACHE` (default `~/.cache/flinkllm`, `venv-<hash>`).
-fn venv_candidates() -> Vec<PathBuf> {
-    let base = match (std::env::var_os("FLINKLLM_CACHE"), std::env::var_os("HOME")) {
-        (Some(c), _) if !c.is_empty() => PathBuf::from(c),
-        (_, Some(home)) => PathBuf::from(home).join(".cache/flinkllm"),
-        _ => return Vec::new(),
-    };
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&base) else { return out };
-    let mut venvs: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("venv") || n == ".venv"))
-        .collect();
-    venvs.sort();
-    for venv in venvs {
-        let Ok(pythons) = std::fs::read_dir(venv.join("lib")) else { continue };
-        for py in pythons.flatten() {
-            let capi = py.path().join("site-packages/onnxruntime/capi");
-            let Ok(files) = std::fs::read_dir(&capi) else { continue };
-            let mut libs: Vec<PathBuf> = files
-                .flatten()
-                .map(|f| f.path())
-                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))
-                .collect();
-            libs.sort();
-            out.extend(libs);
-        }
-    }
-    out
-}
 
 /// ONNX Runtime 1.31 starts Microsoft's 1DS telemetry with the process's first
 /// environment, unless `ORT_DISABLE_TELEMETRY` is set: a dispatcher thread that lives as
@@ -83,7 +51,6 @@ pub fn init(explicit: Option<&Path>) -> Result<PathBuf> {
             Some(p) if !p.is_empty() => candidates.push((PathBuf::from(p), "ORT_DYLIB_PATH")),
             _ => tried.push("ORT_DYLIB_PATH (not set)".into()),
         }
-        candidates.extend(venv_candidates().into_iter().map(|p| (p, "flinkllm virtualenv")));
     }
     for (path, source) in candidates {
         if !path.is_file() {

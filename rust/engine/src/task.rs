@@ -6,13 +6,15 @@
 //! up in the models directory: the `models_dir` option, else `$FLINKLLM_MODELS`, else
 //! `~/.cache/flinkllm/models`.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::batch::BatchConfig;
 use crate::error::{Error, Result};
-use crate::schema::{self, render, validate::Validator, SchemaIr};
+use crate::schema::{self, layout, render, validate::Validator, SchemaIr};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,9 +87,13 @@ impl ContextOverflow {
     }
 }
 
-/// Caller overrides (JNI options, CLI flags); `None` keeps the task file's value.
+/// Caller overrides (JNI options, CLI flags); `None` keeps the task file's value. Tasks
+/// opened with equal options share one open task (`Task::load`); so do their rows' batches.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskOptions {
+    /// A model name or directory instead of the task file's `model` (compare models or
+    /// precisions without editing the task).
+    pub model: Option<String>,
     pub max_new_tokens: Option<usize>,
     pub threads: Option<usize>,
     pub temperature: Option<f32>,
@@ -98,6 +104,19 @@ pub struct TaskOptions {
     pub models_dir: Option<PathBuf>,
     /// The `libonnxruntime.so` to load (else `ORT_DYLIB_PATH`).
     pub ort_library: Option<PathBuf>,
+    /// How rows of the task share forward passes (default: each row alone).
+    pub batch: BatchConfig,
+}
+
+// Floats compare by their bits: options are a sharing key, and two spellings of one value
+// (there are none here but NaN, which validation rejects) would only open a second task.
+impl Eq for TaskOptions {}
+
+impl Hash for TaskOptions {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (&self.model, self.max_new_tokens, self.threads, self.temperature.map(f32::to_bits), self.top_p.map(f32::to_bits)).hash(h);
+        (self.seed, self.context_overflow, &self.models_dir, &self.ort_library, self.batch).hash(h);
+    }
 }
 
 /// Effective decoding settings after defaults and overrides.
@@ -127,7 +146,7 @@ pub struct TaskSpec {
     pub model_dir: PathBuf,
     pub system_prompt: String,
     pub examples: Vec<Example>,
-    pub schema: Value,
+    /// The parsed schema (`ir.source` is the schema as written).
     pub ir: SchemaIr,
     pub input_template: String,
     pub describe_schema: bool,
@@ -167,11 +186,12 @@ impl TaskSpec {
         let f: TaskFile = serde_json::from_str(&text).map_err(|e| invalid(path, e))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
 
-        let model_dir = if f.model.contains('/') || f.model.starts_with('.') || f.model.starts_with('~') {
-            let p = expand_home(&f.model);
+        let model = opts.model.as_deref().unwrap_or(&f.model);
+        let model_dir = if model.contains('/') || model.starts_with('.') || model.starts_with('~') {
+            let p = expand_home(model);
             if p.is_absolute() { p } else { base.join(p) }
         } else {
-            models_dir(opts).join(&f.model)
+            models_dir(opts).join(model)
         };
 
         let system_prompt = match (f.system_prompt, f.system_prompt_file) {
@@ -235,8 +255,8 @@ impl TaskSpec {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8))),
             context_overflow: overflow,
         };
-        if settings.max_new_tokens == 0 || settings.threads == 0 {
-            return Err(invalid(path, "max_new_tokens and threads must be at least 1"));
+        if settings.max_new_tokens == 0 || settings.threads == 0 || opts.batch.max_batch == 0 {
+            return Err(invalid(path, "max_new_tokens, threads and the batch size must be at least 1"));
         }
         if !(settings.temperature >= 0.0 && settings.top_p > 0.0 && settings.top_p <= 1.0) {
             return Err(invalid(path, "temperature must be >= 0 and top_p in (0, 1]"));
@@ -254,7 +274,6 @@ impl TaskSpec {
             model_dir,
             system_prompt,
             examples,
-            schema,
             ir,
             input_template,
             describe_schema: f.describe_schema.unwrap_or(true),
@@ -262,10 +281,12 @@ impl TaskSpec {
         })
     }
 
-    /// The schema with every local `$ref` replaced by its target (refs are never
-    /// recursive here: parsing rejects that), for callers that map it to types.
-    pub fn resolved_schema(&self) -> Value {
-        inline_refs(&self.schema, &self.schema)
+    /// Checks the task's model directory without loading the model (see
+    /// `Model::check_dir`); errors name the task file and the model directory.
+    pub fn check_model(&self) -> Result<()> {
+        crate::model::Model::check_dir(&self.model_dir).map_err(|e| {
+            Error::ModelLoad(format!("{}: model {}: {}", self.path.display(), self.model_dir.display(), e.reason()))
+        })
     }
 
     /// The system message: the task's prompt plus, unless turned off, the field list.
@@ -280,26 +301,6 @@ impl TaskSpec {
 
     /// Example output in the exact layout the constraint produces.
     pub fn example_answer(&self, ex: &Example) -> String {
-        render::to_json(&render::canonical(&self.ir, self.ir.root, &ex.output))
-    }
-}
-
-fn inline_refs(v: &Value, root: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            if let Some(target) = m.get("$ref").and_then(Value::as_str) {
-                if let Some(t) = target.strip_prefix('#').and_then(|p| root.pointer(p)) {
-                    return inline_refs(t, root);
-                }
-            }
-            Value::Object(
-                m.iter()
-                    .filter(|(k, _)| *k != "$defs" && *k != "definitions")
-                    .map(|(k, x)| (k.clone(), inline_refs(x, root)))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.iter().map(|x| inline_refs(x, root)).collect()),
-        other => other.clone(),
+        layout::to_json(&render::canonical(&self.ir, self.ir.root, &ex.output))
     }
 }

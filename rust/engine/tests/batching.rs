@@ -23,9 +23,9 @@ fn tickets(n: usize) -> Vec<String> {
 }
 
 /// The project's support-ticket task bound to one precision of the model.
-fn task(precision: &str) -> Task {
+fn task(precision: &str, batch: BatchConfig) -> Task {
     let model = format!("smollm2-135m-instruct-{precision}");
-    let opts = TaskOptions::default();
+    let opts = TaskOptions { batch, ..TaskOptions::default() };
     let dir = flinkllm_engine::models_dir(&opts).join(&model);
     assert!(dir.join("flinkllm.json").is_file(), "{} is missing: run tools/prepare-model", dir.display());
     let tasks = repo().join("tasks");
@@ -44,7 +44,7 @@ fn task(precision: &str) -> Task {
 }
 
 fn batched_equals_single_stream(precision: &str) {
-    let task = task(precision);
+    let task = task(precision, BatchConfig::default());
     let inputs = tickets(24);
     let single: Vec<Value> = inputs
         .iter()
@@ -52,7 +52,7 @@ fn batched_equals_single_stream(precision: &str) {
         .collect();
     // 8 rows per pass, 24 rows from 24 threads: rows wait in the queue and join the
     // running batch as others finish.
-    task.set_batching(BatchConfig::batched(8)).expect("set batching");
+    let task = self::task(precision, BatchConfig::batched(8));
     let batched: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = inputs.iter().map(|i| s.spawn(|| task.run_with_stats(i))).collect();
         handles.into_iter().map(|h| h.join().expect("row thread")).collect()

@@ -3,7 +3,7 @@
 //! exactly the bytes that would break a bound the regex leaves out.
 
 use flinkllm_engine::constraint::bounds::Tracker;
-use flinkllm_engine::schema::{parse_schema, regex::schema_regex, render, validate::Validator};
+use flinkllm_engine::schema::{layout, parse_schema, regex::schema_regex, render, validate::Validator};
 use flinkllm_engine::ErrorKind;
 use serde_json::{json, Value};
 
@@ -141,7 +141,7 @@ fn validator_and_layout_round_trip() {
     assert!(v.validate(&good).is_ok());
     assert!(v.validate(&json!({"tags": ["c"], "v": 1})).is_err());
     assert!(v.validate(&json!({"tags": ["a", "b", "a"], "v": 1})).is_err());
-    let text = render::to_json(&render::canonical(&ir, ir.root, &good));
+    let text = layout::to_json(&render::canonical(&ir, ir.root, &good));
     assert_eq!(text, r#"{"tags": ["a"], "v": null}"#);
     assert!(full_match(&s, &text));
     assert!(tracked(&s, &text));

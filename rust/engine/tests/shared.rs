@@ -134,7 +134,7 @@ fn a_passed_deadline_stops_the_row() {
     let task = Task::load(&write_task(&dir, "d.json", json!({})), &TaskOptions::default()).unwrap();
     let past = std::time::Instant::now();
     let e = task.run_with_deadline("anything", Some(past)).err().unwrap();
-    assert_eq!(e.kind(), ErrorKind::GenerationLimit);
+    assert_eq!(e.kind(), ErrorKind::RowTimeout);
     assert!(e.reason().contains("deadline"));
     assert!(task.run_with_deadline("anything", None).is_ok());
 }
@@ -165,4 +165,22 @@ fn a_task_without_a_cap_gets_the_longest_valid_answer_as_its_cap() {
     }
     let unbounded = write_task(&dir, "free.json", json!({"max_new_tokens": null, "schema": {"type": "object", "properties": {"t": {"type": "string"}}}}));
     assert_eq!(Task::load(&unbounded, &TaskOptions::default()).unwrap().settings().max_new_tokens, flinkllm_engine::DEFAULT_MAX_NEW_TOKENS);
+}
+
+/// The sharing rule the UDF's `SharedTasks` keeps too: options that differ, `batch` included,
+/// open a task of their own (each with the batch size it asked for) over the one model.
+#[test]
+fn calls_differing_only_in_batch_size_get_tasks_of_their_own_over_one_model() {
+    use flinkllm_engine::BatchConfig;
+    let dir = scratch("batch-key");
+    let path = write_task(&dir, "t.json", json!({}));
+    let with = |n| TaskOptions { batch: BatchConfig::batched(n), ..TaskOptions::default() };
+    let one = Task::load(&path, &with(1)).unwrap();
+    let four = Task::load(&path, &with(4)).unwrap();
+    let four_again = Task::load(&path, &with(4)).unwrap();
+    assert!(!one.same_task(&four), "a different batch size must not share (and reconfigure) another call's task");
+    assert!(four.same_task(&four_again));
+    assert_eq!((one.batching().max_batch, four.batching().max_batch), (1, 4));
+    assert!(std::ptr::eq(one.model(), four.model()), "one model for both");
+    assert_eq!(one.run("same row").unwrap(), four.run("same row").unwrap());
 }

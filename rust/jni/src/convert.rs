@@ -1,6 +1,7 @@
 //! Java ↔ Rust values: strings in (exactly, or a clear error), typed ROW values out.
 
 use crate::error::{JniError, Result};
+use flinkllm_engine::Error;
 use crate::shape::{Field, Shape};
 use jni::objects::{JObject, JString, JValue};
 use jni::JNIEnv;
@@ -10,14 +11,12 @@ use serde_json::Value;
 /// UTF-8 form and is reported instead of being replaced behind the caller's back.
 pub fn rust_string(env: &mut JNIEnv, s: &JString, what: &str) -> Result<String> {
     if s.is_null() {
-        return Err(JniError::InvalidInput(format!("{what} is null")));
+        return Err(Error::InvalidInput(format!("{what} is null")).into());
     }
     let java = env.get_string(s)?;
     match cesu8::from_java_cesu8(java.to_bytes()) {
         Ok(text) => Ok(text.into_owned()),
-        Err(_) => Err(JniError::InvalidInput(format!(
-            "{what} is not valid Unicode (it contains a lone UTF-16 surrogate)"
-        ))),
+        Err(_) => Err(Error::InvalidInput(format!("{what} is not valid Unicode (it contains a lone UTF-16 surrogate)")).into()),
     }
 }
 
@@ -27,7 +26,7 @@ pub fn rust_string(env: &mut JNIEnv, s: &JString, what: &str) -> Result<String> 
 /// an answer instead of failing on its content. NUL characters arrive intact.
 pub fn rust_text_lossy(env: &mut JNIEnv, s: &JString, what: &str) -> Result<(String, bool)> {
     if s.is_null() {
-        return Err(JniError::InvalidInput(format!("{what} is null")));
+        return Err(Error::InvalidInput(format!("{what} is null")).into());
     }
     let java = env.get_string(s)?;
     let bytes = java.to_bytes();
@@ -62,7 +61,7 @@ fn modified_utf8_units(bytes: &[u8]) -> Vec<u16> {
 pub fn row_to_java<'l>(env: &mut JNIEnv<'l>, fields: &[Field], value: &Value) -> Result<JObject<'l>> {
     let object = value
         .as_object()
-        .ok_or_else(|| JniError::Shape(format!("engine output is not a JSON object: {value}")))?;
+        .ok_or_else(|| JniError::from(Error::Runtime(format!("engine output is not a JSON object: {value}"))))?;
     let array = env.new_object_array(fields.len() as i32, "java/lang/Object", JObject::null())?;
     for (i, field) in fields.iter().enumerate() {
         let item = match object.get(&field.name) {
@@ -76,7 +75,7 @@ pub fn row_to_java<'l>(env: &mut JNIEnv<'l>, fields: &[Field], value: &Value) ->
 }
 
 fn to_java<'l>(env: &mut JNIEnv<'l>, shape: &Shape, value: &Value) -> Result<JObject<'l>> {
-    let mismatch = || JniError::Shape(format!("engine output {value} does not match the declared {shape:?}"));
+    let mismatch = || JniError::from(Error::Runtime(format!("engine output {value} does not match the declared {shape:?}")));
     Ok(match shape {
         _ if value.is_null() => JObject::null(),
         Shape::Json => env.new_string(value.to_string())?.into(),

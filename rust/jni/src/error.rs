@@ -1,26 +1,23 @@
-//! Rust errors → typed Java exceptions, one class per engine error kind.
+//! Rust errors → Java exceptions. The kinds are the engine's (`ErrorKind`, the one table):
+//! every error becomes an `io.flinkllm.LlmException` carrying `ErrorKind::name`, except the
+//! one kind Java code acts on by type, `InputTooLong` (`InputTooLongException`, for the
+//! context-overflow policy).
 
+use flinkllm_engine::{Error, ErrorKind};
+use jni::objects::{JThrowable, JValue};
 use jni::JNIEnv;
 
 #[derive(Debug)]
 pub enum JniError {
-    Engine(flinkllm_engine::Error),
-    /// A handle that was closed or never issued.
-    InvalidHandle(String),
-    /// A Java argument the engine cannot take (e.g. a lone UTF-16 surrogate).
-    InvalidInput(String),
-    /// The row ran past the caller's per-row timeout.
-    Timeout(String),
-    /// Engine output that does not fit the declared shape (a bug, not a user error).
-    Shape(String),
-    Panic(String),
+    Engine(Error),
+    /// A JNI call itself failed (it usually leaves a more precise Java exception pending).
     Jni(jni::errors::Error),
 }
 
 pub type Result<T> = std::result::Result<T, JniError>;
 
-impl From<flinkllm_engine::Error> for JniError {
-    fn from(e: flinkllm_engine::Error) -> Self {
+impl From<Error> for JniError {
+    fn from(e: Error) -> Self {
         JniError::Engine(e)
     }
 }
@@ -31,29 +28,14 @@ impl From<jni::errors::Error> for JniError {
     }
 }
 
+const EXCEPTION: &str = "io/flinkllm/LlmException";
+const INPUT_TOO_LONG: &str = "io/flinkllm/InputTooLongException";
+
 impl JniError {
-    fn class_and_message(&self) -> (&'static str, String) {
-        use flinkllm_engine::Error as E;
+    fn kind_and_message(&self) -> (ErrorKind, String) {
         match self {
-            JniError::Engine(e) => {
-                let class = match e {
-                    E::RuntimeLibrary(_) => "io/flinkllm/RuntimeLibraryException",
-                    E::ModelLoad(_) => "io/flinkllm/ModelLoadException",
-                    E::InvalidTask(_) => "io/flinkllm/InvalidTaskException",
-                    E::UnsupportedSchema(_) => "io/flinkllm/UnsupportedSchemaException",
-                    E::InvalidInput(_) => "io/flinkllm/InvalidInputException",
-                    E::InputTooLong(_) => "io/flinkllm/InputTooLongException",
-                    E::GenerationLimit(_) => "io/flinkllm/GenerationLimitException",
-                    E::Runtime(_) => "io/flinkllm/EngineRuntimeException",
-                };
-                (class, e.reason().to_string())
-            }
-            JniError::InvalidHandle(m) => ("io/flinkllm/InvalidHandleException", m.clone()),
-            JniError::InvalidInput(m) => ("io/flinkllm/InvalidInputException", m.clone()),
-            JniError::Timeout(m) => ("io/flinkllm/RowTimeoutException", m.clone()),
-            JniError::Shape(m) => ("io/flinkllm/EngineRuntimeException", m.clone()),
-            JniError::Panic(m) => ("io/flinkllm/NativePanicException", format!("panic in libflinkllm: {m}")),
-            JniError::Jni(e) => ("io/flinkllm/EngineRuntimeException", format!("JNI call failed: {e}")),
+            JniError::Engine(e) => (e.kind(), e.reason().to_string()),
+            JniError::Jni(e) => (ErrorKind::Runtime, format!("JNI call failed: {e}")),
         }
     }
 
@@ -63,10 +45,18 @@ impl JniError {
         if env.exception_check().unwrap_or(true) {
             return;
         }
-        let (class, message) = self.class_and_message();
-        if env.throw_new(class, &message).is_err() && !env.exception_check().unwrap_or(true) {
+        let (kind, message) = self.kind_and_message();
+        let class = if kind == ErrorKind::InputTooLong { INPUT_TOO_LONG } else { EXCEPTION };
+        if raise(env, class, kind, &message).is_err() && !env.exception_check().unwrap_or(true) {
             // The class itself could not be found (JAR mismatch): still surface the reason.
-            let _ = env.throw_new("java/lang/RuntimeException", format!("{class}: {message}"));
+            let _ = env.throw_new("java/lang/RuntimeException", format!("{kind}: {message}"));
         }
     }
+}
+
+fn raise(env: &mut JNIEnv, class: &str, kind: ErrorKind, message: &str) -> jni::errors::Result<()> {
+    let kind = env.new_string(kind.name())?;
+    let message = env.new_string(message)?;
+    let exception = env.new_object(class, "(Ljava/lang/String;Ljava/lang/String;)V", &[JValue::Object(&kind), JValue::Object(&message)])?;
+    env.throw(JThrowable::from(exception))
 }

@@ -2,6 +2,7 @@
 //! handle is an exception instead of a use-after-free.
 
 use crate::error::{JniError, Result};
+use flinkllm_engine::Error;
 use once_cell::sync::Lazy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -39,7 +40,7 @@ impl<T> Handles<T> {
 }
 
 fn stale(id: i64) -> JniError {
-    JniError::InvalidHandle(format!("handle {id} is closed or was never opened"))
+    JniError::Engine(Error::InvalidHandle(format!("handle {id} is closed or was never opened")))
 }
 
 #[cfg(test)]
@@ -52,8 +53,8 @@ mod tests {
         let id = H.insert("x".into());
         assert_eq!(*H.get(id).unwrap(), "x");
         H.remove(id).unwrap();
-        assert!(matches!(H.get(id), Err(JniError::InvalidHandle(_))));
-        assert!(matches!(H.remove(id), Err(JniError::InvalidHandle(_))));
-        assert!(matches!(H.get(12345), Err(JniError::InvalidHandle(_))));
+        assert!(matches!(H.get(id), Err(JniError::Engine(Error::InvalidHandle(_)))));
+        assert!(matches!(H.remove(id), Err(JniError::Engine(Error::InvalidHandle(_)))));
+        assert!(matches!(H.get(12345), Err(JniError::Engine(Error::InvalidHandle(_)))));
     }
 }

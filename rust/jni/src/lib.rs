@@ -1,4 +1,4 @@
-//! JNI binding of the flinkllm engine for `io.flinkllm.Engine`. Thin by design: every
+//! JNI binding of the flinkllm engine for `io.flinkllm.engine.Engine`. Thin by design: every
 //! entry point converts arguments, calls the engine, converts the result, and turns every
 //! error — and every panic — into a typed Java exception. No logic of its own beyond the
 //! JSON-schema → Flink type mapping (`shape`), which is a type conversion.
@@ -12,7 +12,8 @@ mod shape;
 use convert::{row_to_java, rust_string, rust_text_lossy};
 use error::{JniError, Result};
 use handles::Handles;
-use jni::objects::{JClass, JLongArray, JString};
+use flinkllm_engine::Error;
+use jni::objects::{JClass, JLongArray, JObject, JString};
 use jni::sys::{jint, jlong, jobjectArray, jstring};
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,20 +33,21 @@ fn entry<'l, T>(env: &mut JNIEnv<'l>, default: T, body: impl FnOnce(&mut JNIEnv<
     let error = match outcome {
         Ok(Ok(value)) => return value,
         Ok(Err(e)) => e,
-        Err(payload) => JniError::Panic(
-            payload
+        Err(payload) => {
+            let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".into()),
-        ),
+                .unwrap_or_else(|| "(no message)".into());
+            JniError::Engine(Error::Panic(format!("panic in libflinkllm: {message}")))
+        }
     };
     error.throw(env);
     default
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_init<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, ort_path: JString<'l>) {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_init<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, ort_path: JString<'l>) {
     entry(&mut env, (), |env| {
         let path = rust_string(env, &ort_path, "onnxRuntimePath")?;
         Ok(engine_api::init(&path)?)
@@ -53,17 +55,17 @@ pub extern "system" fn Java_io_flinkllm_Engine_init<'l>(mut env: JNIEnv<'l>, _c:
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_outputType<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) -> jstring {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_outputType<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) -> jstring {
     entry(&mut env, std::ptr::null_mut(), |env| {
         let path = rust_string(env, &task, "taskPath")?;
         let row = shape::row_shape(&engine_api::task_schema(&path)?)
-            .map_err(|m| flinkllm_engine::Error::UnsupportedSchema(format!("{path}: {m}")))?;
+            .map_err(|m| Error::UnsupportedSchema(format!("{path}: {m}")))?;
         Ok(env.new_string(shape::sql_type(&row))?.into_raw())
     })
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_checkModel<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_checkModel<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) {
     entry(&mut env, (), |env| {
         let path = rust_string(env, &task, "taskPath")?;
         Ok(engine_api::check_model(&path)?)
@@ -71,12 +73,13 @@ pub extern "system" fn Java_io_flinkllm_Engine_checkModel<'l>(mut env: JNIEnv<'l
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_open<'l>(
+pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     task: JString<'l>,
     max_tokens: jlong,
     context_overflow: JString<'l>,
+    batch_size: jint,
 ) -> jlong {
     entry(&mut env, 0, |env| {
         let path = rust_string(env, &task, "taskPath")?;
@@ -85,35 +88,23 @@ pub extern "system" fn Java_io_flinkllm_Engine_open<'l>(
         } else {
             Some(flinkllm_engine::ContextOverflow::parse(&rust_string(env, &context_overflow, "contextOverflow")?)?)
         };
-        let max_new_tokens = if max_tokens > 0 { Some(max_tokens as usize) } else { None };
-        let opened = engine_api::open(&path, engine_api::Overrides { max_new_tokens, context_overflow: overflow })?;
-        Ok(TASKS.insert(opened))
+        let overrides = engine_api::Overrides {
+            max_new_tokens: (max_tokens > 0).then_some(max_tokens as usize),
+            context_overflow: overflow,
+            // 0 or less: the task runs rows alone; the engine rejects no size here.
+            max_batch: usize::try_from(batch_size).ok().filter(|n| *n > 0),
+        };
+        Ok(TASKS.insert(engine_api::open(&path, overrides)?))
     })
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_warmUp<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_warmUp<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
     entry(&mut env, (), |_| Ok(engine_api::warm_up(&*TASKS.get(handle)?)?))
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_setBatching<'l>(
-    mut env: JNIEnv<'l>,
-    _c: JClass<'l>,
-    handle: jlong,
-    max_batch: jint,
-    queue_capacity: jint,
-    max_wait_micros: jlong,
-) {
-    entry(&mut env, (), |_| {
-        let task = TASKS.get(handle)?;
-        let max_batch = usize::try_from(max_batch).map_err(|_| JniError::InvalidInput(format!("maxBatch must be at least 1, got {max_batch}")))?;
-        Ok(engine_api::set_batching(&task, max_batch, queue_capacity.max(0) as usize, max_wait_micros)?)
-    })
-}
-
-#[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_generate<'l>(
+pub extern "system" fn Java_io_flinkllm_engine_Engine_generate<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     handle: jlong,
@@ -132,7 +123,7 @@ pub extern "system" fn Java_io_flinkllm_Engine_generate<'l>(
         let (value, row) = engine_api::generate(&task, &text, timeout)?;
         let fields = match &task.shape {
             shape::Shape::Row(fields) => fields,
-            other => return Err(JniError::Shape(format!("task output is not a ROW: {other:?}"))),
+            other => return Err(Error::Runtime(format!("task output is not a ROW: {other:?}")).into()),
         };
         let out = row_to_java(env, fields, &value)?;
         if !stats.is_null() {
@@ -144,12 +135,12 @@ pub extern "system" fn Java_io_flinkllm_Engine_generate<'l>(
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_nativeMemoryBytes<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jlong {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_nativeMemoryBytes<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) -> jlong {
     entry(&mut env, 0, |_| Ok(engine_api::native_memory_bytes(&*TASKS.get(handle)?) as jlong))
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_close<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_close<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, handle: jlong) {
     entry(&mut env, (), |_| {
         drop(TASKS.remove(handle)?);
         // The task (and its model, if this was the model's last task) is gone: give its
@@ -160,11 +151,24 @@ pub extern "system" fn Java_io_flinkllm_Engine_close<'l>(mut env: JNIEnv<'l>, _c
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_modelLoads<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_rowErrorKinds<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jobjectArray {
+    entry(&mut env, std::ptr::null_mut(), |env| {
+        let kinds = engine_api::row_error_kinds();
+        let array = env.new_object_array(kinds.len() as i32, "java/lang/String", JObject::null())?;
+        for (i, kind) in kinds.iter().enumerate() {
+            let name = env.new_string(kind)?;
+            env.set_object_array_element(&array, i as i32, &name)?;
+        }
+        Ok(array.into_raw())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_flinkllm_engine_Engine_modelLoads<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
     entry(&mut env, 0, |_| Ok(engine_api::model_loads() as jlong))
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_Engine_liveModels<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_liveModels<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jlong {
     entry(&mut env, 0, |_| Ok(engine_api::live_models() as jlong))
 }

@@ -23,7 +23,7 @@ use crate::model::{Kv, Model};
 use crate::sampler::Sampling;
 
 /// How a task batches rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BatchConfig {
     /// Most rows in one forward pass; 1 runs every row alone on its caller's thread.
     pub max_batch: usize,
@@ -55,13 +55,19 @@ impl Default for BatchConfig {
 
 pub(crate) type Reply = Result<(Value, RowStats)>;
 
+/// One row to decode: its prompt after the task's prefix, and how.
 pub(crate) struct Request {
     pub ids: Vec<u32>,
     pub sampling: Sampling,
     pub rng_input: String,
     pub limits: RowLimits,
-    pub submitted: Instant,
-    pub reply: mpsc::Sender<Reply>,
+}
+
+/// A row in the worker's queue, with the channel its caller waits on.
+struct Queued {
+    row: Request,
+    submitted: Instant,
+    reply: mpsc::Sender<Reply>,
 }
 
 /// What the worker needs from the task (not the task itself, so that dropping the
@@ -74,7 +80,7 @@ pub(crate) struct Shared {
 }
 
 pub(crate) struct Scheduler {
-    queue: SyncSender<Request>,
+    queue: SyncSender<Queued>,
 }
 
 impl Scheduler {
@@ -88,11 +94,11 @@ impl Scheduler {
     }
 
     /// Queues a row (blocking while the queue is full) and waits for its result.
-    pub fn run(&self, request: Request) -> Reply {
+    pub fn run(&self, row: Request) -> Reply {
         let rx: Receiver<Reply> = {
-            let (tx, rx) = mpsc::channel();
+            let (reply, rx) = mpsc::channel();
             self.queue
-                .send(Request { reply: tx, ..request })
+                .send(Queued { row, submitted: Instant::now(), reply })
                 .map_err(|_| Error::Runtime("the batching thread has stopped".into()))?;
             rx
         };

@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
 use super::slots::{Slots, Source};
-use super::{Request, Shared};
+use super::{Queued, Shared};
 use crate::error::{Error, Result};
 use crate::generate::RowDecoder;
 use crate::model::Kv;
@@ -15,7 +15,7 @@ use crate::model::Kv;
 /// One row in flight.
 struct Live<'a> {
     decoder: RowDecoder<'a>,
-    request: Request,
+    request: Queued,
 }
 
 impl Live<'_> {
@@ -33,13 +33,13 @@ impl Live<'_> {
     }
 }
 
-pub(super) fn run(shared: Shared, rx: Receiver<Request>) {
+pub(super) fn run(shared: Shared, rx: Receiver<Queued>) {
     // A panic drops the rows in flight (their callers get an error), then the worker
     // starts over with an empty batch; it ends when every sender is gone.
     while let Err(_panic) = catch_unwind(AssertUnwindSafe(|| serve(&shared, &rx))) {}
 }
 
-fn serve(shared: &Shared, rx: &Receiver<Request>) {
+fn serve(shared: &Shared, rx: &Receiver<Queued>) {
     let mut rows: Vec<Option<Live>> = Vec::new();
     let mut slots = match fresh_slots(shared) {
         Ok(s) => s,
@@ -52,10 +52,10 @@ fn serve(shared: &Shared, rx: &Receiver<Request>) {
             let decoder = RowDecoder::new(
                 &shared.compiled,
                 shared.prefix.len,
-                request.ids.clone(),
-                request.sampling,
-                &request.rng_input,
-                request.limits,
+                request.row.ids.clone(),
+                request.row.sampling,
+                &request.row.rng_input,
+                request.row.limits,
             );
             joining.push(Live { decoder, request });
         }
@@ -92,7 +92,7 @@ fn fresh_slots(shared: &Shared) -> Result<Slots> {
 
 /// New rows for this step: blocks while nothing is in flight, then waits up to
 /// `max_wait` to fill the batch. `None` once every sender is gone and no row is left.
-fn admit(shared: &Shared, rx: &Receiver<Request>, in_flight: usize) -> Option<Vec<Request>> {
+fn admit(shared: &Shared, rx: &Receiver<Queued>, in_flight: usize) -> Option<Vec<Queued>> {
     let max = shared.config.max_batch.max(1);
     let mut new = Vec::new();
     if in_flight == 0 {
@@ -312,7 +312,7 @@ fn fail_rows(rows: &mut [Option<Live<'_>>], e: &Error) {
 }
 
 /// The worker cannot build a batch at all: answer every row with the error.
-fn fail_all(rx: &Receiver<Request>, e: Error) {
+fn fail_all(rx: &Receiver<Queued>, e: Error) {
     while let Ok(r) = rx.recv() {
         let _ = r.reply.send(Err(e.clone()));
     }

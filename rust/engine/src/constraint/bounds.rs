@@ -375,5 +375,5 @@ fn is_ws(b: u8) -> bool {
 }
 
 fn first_byte(v: &serde_json::Value) -> Option<u8> {
-    crate::schema::render::to_json(v).bytes().next()
+    crate::schema::layout::to_json(v).bytes().next()
 }

@@ -7,10 +7,9 @@
 //! regex, same `regex-automata` builder), so the Index's state ids are this DFA's ids.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Instant;
 
-use once_cell::sync::Lazy;
 use outlines_core::index::Index;
 use regex_automata::dfa::dense::DFA;
 use regex_automata::dfa::Automaton;
@@ -20,6 +19,7 @@ use regex_automata::Anchored;
 use crate::error::{Error, Result};
 use crate::schema::{self, validate::Validator, SchemaIr};
 use crate::tokens::TokenText;
+use crate::weak_map::WeakMap;
 
 pub struct Compiled {
     pub ir: SchemaIr,
@@ -33,32 +33,21 @@ pub struct Compiled {
     pub build_ms: f64,
 }
 
-type CacheKey = (u64, String, Vec<u32>);
+/// Process-wide cache: one compiled constraint per (tokenizer, schema, extra stops), kept
+/// while any task uses it.
+static CACHE: WeakMap<(u64, String, Vec<u32>), Compiled> = WeakMap::new("constraint");
 
-/// Process-wide cache: one compiled constraint per (tokenizer, schema), kept while
-/// any task uses it.
-static CACHE: Lazy<Mutex<HashMap<CacheKey, Weak<Compiled>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
-
-/// Compiles (or fetches from the cache) the constraint for `schema`.
+/// Compiles (or fetches from the cache) the constraint for a parsed schema.
 /// `extra_stops` are token ids, besides the vocabulary's eos, that may end output
 /// at a final state.
-pub fn compile(schema_json: &serde_json::Value, tokens: &TokenText, extra_stops: &[u32]) -> Result<Arc<Compiled>> {
-    let key = (tokens.fingerprint, schema_json.to_string(), extra_stops.to_vec());
-    // Holding the lock while building makes concurrent loads of one schema build once.
-    let mut cache = CACHE.lock().map_err(|_| Error::Runtime("constraint cache lock poisoned".into()))?;
-    if let Some(c) = cache.get(&key).and_then(Weak::upgrade) {
-        return Ok(c);
-    }
-    cache.retain(|_, w| w.strong_count() > 0);
-    let c = Arc::new(build(schema_json, tokens, extra_stops)?);
-    cache.insert(key, Arc::downgrade(&c));
-    Ok(c)
+pub fn compile(ir: &SchemaIr, tokens: &TokenText, extra_stops: &[u32]) -> Result<Arc<Compiled>> {
+    let key = (tokens.fingerprint, ir.source.to_string(), extra_stops.to_vec());
+    CACHE.get_or_try_insert(key, || build(ir, tokens, extra_stops))
 }
 
-fn build(schema_json: &serde_json::Value, tokens: &TokenText, extra_stops: &[u32]) -> Result<Compiled> {
+fn build(ir: &SchemaIr, tokens: &TokenText, extra_stops: &[u32]) -> Result<Compiled> {
     let started = Instant::now();
-    let ir = schema::parse_schema(schema_json)?;
-    let regex = schema::regex::schema_regex(&ir);
+    let regex = schema::regex::schema_regex(ir);
     let index = Index::new(&regex, &tokens.vocabulary)
         .map_err(|e| Error::UnsupportedSchema(format!("cannot build the token index: {e}")))?;
     let dfa = DFA::new(&regex).map_err(|e| Error::UnsupportedSchema(format!("regex: {e}")))?;
@@ -92,8 +81,8 @@ fn build(schema_json: &serde_json::Value, tokens: &TokenText, extra_stops: &[u32
     }
     drop(index);
     Ok(Compiled {
-        validator: Validator::new(&ir),
-        ir,
+        validator: Validator::new(ir),
+        ir: ir.clone(),
         regex,
         dfa,
         initial,

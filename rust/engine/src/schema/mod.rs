@@ -4,6 +4,7 @@
 
 mod disjoint;
 pub mod format;
+pub mod layout;
 mod parse;
 mod pattern;
 pub mod regex;

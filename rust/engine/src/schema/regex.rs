@@ -6,10 +6,8 @@
 //! states (maxLength 200 → ~2,100 states, 1.4 s and 118 MB of Index), so the bounds
 //! tracker (`constraint::bounds`) enforces them while decoding instead.
 
-use super::{format, render, Node, NodeId, SchemaIr};
-
-pub const ITEM_SEP: &str = ", ";
-pub const KEY_SEP: &str = ": ";
+use super::layout::{to_json, ITEM_SEP, KEY_SEP};
+use super::{format, Node, NodeId, SchemaIr};
 
 /// Body of a free JSON string: no raw quote, backslash or control character; the
 /// common two-character escapes. (`\uXXXX` is left out: the model never needs it.)
@@ -33,7 +31,7 @@ fn node_regex(ir: &SchemaIr, id: NodeId) -> String {
         Node::Object { properties, .. } => {
             let kv: Vec<String> = properties
                 .iter()
-                .map(|p| format!("{}{}{}", esc(&render::to_json(&p.name.clone().into())), esc(KEY_SEP), node_regex(ir, p.node)))
+                .map(|p| format!("{}{}{}", esc(&to_json(&p.name.clone().into())), esc(KEY_SEP), node_regex(ir, p.node)))
                 .collect();
             let req: Vec<bool> = properties.iter().map(|p| p.required).collect();
             format!(r"\{{{}\}}", props_regex(&kv, &req, 0, true))
@@ -68,7 +66,7 @@ fn node_regex(ir: &SchemaIr, id: NodeId) -> String {
         Node::Boolean => "(?:true|false)".to_string(),
         Node::Null => "null".to_string(),
         Node::Enum(values) => {
-            let alts: Vec<String> = values.iter().map(|v| esc(&render::to_json(v))).collect();
+            let alts: Vec<String> = values.iter().map(|v| esc(&to_json(v))).collect();
             format!("(?:{})", alts.join("|"))
         }
         Node::AnyOf { branches, .. } => {

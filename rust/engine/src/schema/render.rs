@@ -1,44 +1,10 @@
-//! Rendering JSON the way the constraint writes it, and describing the schema in
+//! Examples in the constraint's layout (keys in schema order), and the schema in
 //! words for the prompt (the constraint alone does not tell the model what fields mean).
 
 use serde_json::{Map, Value};
 
+use super::layout::to_json;
 use super::{Node, NodeId, SchemaIr};
-
-/// `{"a": 1, "b": [1, 2]}`: the layout `schema::regex` forces.
-pub fn to_json(v: &Value) -> String {
-    let mut out = String::new();
-    write(v, &mut out);
-    out
-}
-
-fn write(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            out.push('{');
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(super::regex::ITEM_SEP);
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push_str(super::regex::KEY_SEP);
-                write(x, out);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(super::regex::ITEM_SEP);
-                }
-                write(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
 
 /// Reorders object keys into schema order, so examples look exactly like what the
 /// constraint will make the model write.

@@ -5,8 +5,9 @@
 //! a bounded `pattern` or `format`) and every array (`maxItems`) gets its
 //! `max_new_tokens` from here unless it sets one, and no row is lost to the cap.
 
-use super::regex::{ITEM_SEP, KEY_SEP, MAX_FRAC_DIGITS, MAX_INT_DIGITS};
-use super::{format, render, Node, NodeId, SchemaIr};
+use super::layout::{to_json, ITEM_SEP, KEY_SEP};
+use super::regex::{MAX_FRAC_DIGITS, MAX_INT_DIGITS};
+use super::{format, Node, NodeId, SchemaIr};
 
 /// Bytes one character of a free string can take: up to 4 in UTF-8, 2 for the
 /// two-character escapes the constraint allows (it never writes `\uXXXX`).
@@ -22,7 +23,7 @@ fn node_max(ir: &SchemaIr, id: NodeId) -> Option<usize> {
         Node::Object { properties, .. } => {
             let mut total = 2usize; // {}
             for (i, p) in properties.iter().enumerate() {
-                let key = render::to_json(&p.name.clone().into()).len() + KEY_SEP.len();
+                let key = to_json(&p.name.clone().into()).len() + KEY_SEP.len();
                 let sep = if i > 0 { ITEM_SEP.len() } else { 0 };
                 total = total.checked_add(sep + key)?.checked_add(node_max(ir, p.node)?)?;
             }
@@ -54,7 +55,7 @@ fn node_max(ir: &SchemaIr, id: NodeId) -> Option<usize> {
         Node::Number { .. } => Some(1 + MAX_INT_DIGITS + 1 + MAX_FRAC_DIGITS),
         Node::Boolean => Some("false".len()),
         Node::Null => Some("null".len()),
-        Node::Enum(values) => values.iter().map(|v| render::to_json(v).len()).max(),
+        Node::Enum(values) => values.iter().map(|v| to_json(v).len()).max(),
         Node::AnyOf { branches, .. } => branches.iter().map(|b| node_max(ir, *b)).collect::<Option<Vec<_>>>()?.into_iter().max(),
     }
 }

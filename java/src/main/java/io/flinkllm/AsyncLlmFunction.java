@@ -1,16 +1,18 @@
 package io.flinkllm;
 
+import io.flinkllm.call.LlmCall;
+import io.flinkllm.engine.SharedTasks;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import org.apache.flink.table.api.config.ExecutionConfigOptions;
 import org.apache.flink.table.catalog.DataTypeFactory;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AsyncScalarFunction;
 import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.SpecializedFunction;
 import org.apache.flink.table.functions.UserDefinedFunction;
 import org.apache.flink.table.types.inference.TypeInference;
-import org.apache.flink.table.data.RowData;
 
 /**
  * {@code llm_async(task, input [, options])}: {@link LlmFunction} as an asynchronous scalar
@@ -92,7 +94,7 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
         } catch (RejectedExecutionException e) {
             // Only after close(): the executor is shut down with the task.
             call.notRun(started);
-            result.completeExceptionally(new EngineRuntimeException("llm(): task " + call.taskPath + " is closed: " + e.getMessage()));
+            result.completeExceptionally(new IllegalStateException("llm(): task " + call.taskPath + " is closed: " + e.getMessage(), e));
         }
     }
 

@@ -1,24 +1,30 @@
 package io.flinkllm;
 
 /**
- * Base of every flinkllm failure. Each engine error kind has its own subclass (thrown by
- * the native code with the reason as message), so callers and error policies can act on
- * the kind without parsing messages.
+ * Every flinkllm failure. {@link #kind()} says what went wrong, as one of the engine's
+ * error kinds (their one table is {@code ErrorKind} in {@code rust/engine/src/error.rs}:
+ * {@code InvalidTask}, {@code ModelLoad}, {@code GenerationLimit}, {@code RowTimeout}, ...),
+ * so callers, error policies and metrics act on the kind without parsing messages.
+ * {@link InputTooLongException} is the one kind with a class of its own: the context-overflow
+ * policy acts on it.
  */
 public class LlmException extends RuntimeException {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
-    public LlmException(String message) {
-        super(message);
+    private final String kind;
+
+    /** Called by libflinkllm with the engine's kind name. */
+    public LlmException(String kind, String message) {
+        this(kind, message, null);
     }
 
-    public LlmException(String message, Throwable cause) {
+    public LlmException(String kind, String message, Throwable cause) {
         super(message, cause);
+        this.kind = kind;
     }
 
-    /** Short stable name of the error kind, e.g. for metrics and logs. */
+    /** The engine's name of the error kind, e.g. {@code GenerationLimit}; stable, for metrics and logs. */
     public String kind() {
-        String name = getClass().getSimpleName();
-        return name.endsWith("Exception") ? name.substring(0, name.length() - "Exception".length()) : name;
+        return kind;
     }
 }

@@ -1,5 +1,6 @@
 package io.flinkllm;
 
+import io.flinkllm.call.LlmCall;
 import org.apache.flink.table.catalog.DataTypeFactory;
 import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.ScalarFunction;

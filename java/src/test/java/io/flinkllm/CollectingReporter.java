@@ -1,5 +1,6 @@
 package io.flinkllm;
 
+import io.flinkllm.metrics.LlmMetrics;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;

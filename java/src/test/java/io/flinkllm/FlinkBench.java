@@ -1,5 +1,9 @@
 package io.flinkllm;
 
+import io.flinkllm.call.RowTypes;
+import io.flinkllm.config.LlmOptions;
+import io.flinkllm.engine.SharedTasks;
+import io.flinkllm.metrics.LlmMetrics;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.Writer;

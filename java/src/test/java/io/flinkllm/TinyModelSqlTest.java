@@ -7,6 +7,9 @@ import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import io.flinkllm.engine.Engine;
+import io.flinkllm.engine.NativeLibrary;
+import io.flinkllm.engine.SharedTasks;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -28,7 +31,7 @@ import org.junit.Test;
  * the assertions are about types and schema constraints, determinism and the policies.
  */
 public class TinyModelSqlTest {
-    static final String SCHEMA = "{\"type\": \"object\", \"properties\": {"
+    public static final String SCHEMA = "{\"type\": \"object\", \"properties\": {"
             + "\"label\": {\"enum\": [\"spam\", \"ham\"]},"
             + "\"score\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 9},"
             + "\"flag\": {\"type\": \"boolean\"},"
@@ -36,12 +39,12 @@ public class TinyModelSqlTest {
             + "\"detail\": {\"type\": \"object\", \"properties\": {\"ratio\": {\"type\": \"number\", \"minimum\": 0, \"maximum\": 1}}, \"required\": [\"ratio\"]},"
             + "\"note\": {\"type\": \"string\", \"maxLength\": 12}},"
             + "\"required\": [\"label\", \"score\", \"flag\", \"tags\", \"detail\"], \"additionalProperties\": false}";
-    static final String ROW_TYPE = "ROW<`label` STRING NOT NULL, `score` BIGINT NOT NULL, `flag` BOOLEAN NOT NULL, "
+    public static final String ROW_TYPE = "ROW<`label` STRING NOT NULL, `score` BIGINT NOT NULL, `flag` BOOLEAN NOT NULL, "
             + "`tags` ARRAY<STRING> NOT NULL, `detail` ROW<`ratio` DOUBLE NOT NULL> NOT NULL, `note` STRING>";
 
-    static Path tasksDir;
-    static Path task;
-    static Path input;
+    public static Path tasksDir;
+    public static Path task;
+    public static Path input;
 
     @BeforeClass
     public static void writeTasksAndInput() throws Exception {
@@ -56,12 +59,26 @@ public class TinyModelSqlTest {
                         + "{\"id\": 4, \"message\": \"Buy cheap watches now\"}\n");
     }
 
-    static String taskJson(Path model, int maxNewTokens) {
+    public static String taskJson(Path model, int maxNewTokens) {
         return "{\"model\": " + quote(model.toString()) + ", \"system_prompt\": \"Classify the message.\", "
                 + "\"schema\": " + SCHEMA + ", \"max_new_tokens\": " + maxNewTokens + "}";
     }
 
-    static String quote(String s) {
+    /** A result ROW of {@link #SCHEMA}: every constraint the schema states holds. */
+    public static void assertSchemaValid(Row r) {
+        assertTrue(r.toString(), Arrays.asList("spam", "ham").contains((String) r.getField("label")));
+        long score = (Long) r.getField("score");
+        assertTrue(r.toString(), score >= 0 && score <= 9);
+        assertTrue(r.toString(), r.getField("flag") instanceof Boolean);
+        String[] tags = (String[]) r.getField("tags");
+        assertTrue(r.toString(), tags.length <= 2 && Arrays.stream(tags).allMatch(t -> t.codePointCount(0, t.length()) <= 8));
+        double ratio = (Double) ((Row) r.getField("detail")).getField("ratio");
+        assertTrue(r.toString(), ratio >= 0 && ratio <= 1);
+        String note = (String) r.getField("note");
+        assertTrue(r.toString(), note == null || note.codePointCount(0, note.length()) <= 12);
+    }
+
+    public static String quote(String s) {
         return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
@@ -154,7 +171,7 @@ public class TinyModelSqlTest {
             fail("the job should fail");
         } catch (Exception e) {
             assertTrue(ExceptionUtils.stringifyException(e),
-                    ExceptionUtils.findThrowable(e, GenerationLimitException.class).isPresent());
+                    TestSupport.hasKind(e, "GenerationLimit"));
         }
     }
 
@@ -167,7 +184,7 @@ public class TinyModelSqlTest {
         } catch (ValidationException e) {
             String all = ExceptionUtils.stringifyException(e);
             assertTrue(all, all.contains(missing.toString()));
-            assertTrue(all, ExceptionUtils.findThrowable(e, InvalidTaskException.class).isPresent());
+            assertTrue(all, TestSupport.hasKind(e, "InvalidTask"));
         }
     }
 

@@ -1,0 +1,235 @@
+package io.flinkllm.call;
+
+import io.flinkllm.LlmException;
+import io.flinkllm.config.LlmOptions;
+import io.flinkllm.engine.Engine;
+import io.flinkllm.engine.NativeLibrary;
+import io.flinkllm.engine.SharedTasks;
+import io.flinkllm.metrics.LlmMetrics;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.functions.FunctionContext;
+import org.apache.flink.table.functions.SpecializedFunction.SpecializedContext;
+import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.inference.ArgumentTypeStrategy;
+import org.apache.flink.table.types.inference.CallContext;
+import org.apache.flink.table.types.inference.InputTypeStrategies;
+import org.apache.flink.table.types.inference.TypeInference;
+import org.apache.flink.types.Row;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One {@code llm(task, input [, options])} call site, planned and then running: what
+ * {@link io.flinkllm.LlmFunction} and {@link io.flinkllm.AsyncLlmFunction} share. At planning it turns the task's JSON
+ * schema into the ROW type and resolves the options; on the task manager it holds the shared
+ * native task, the error policy and the metrics, and turns one input into one ROW (or into the
+ * exception that fails the job). The functions only decide on which thread that happens, and
+ * whether results are external {@link Row}s or internal {@link RowData} (an async scalar function
+ * in Flink 2.3 cannot complete with a NULL {@code Row}: its result converter is not null-safe).
+ */
+public final class LlmCall implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(LlmCall.class);
+
+    public static final String TASKS_DIR_OPTION = LlmOptions.PREFIX + LlmOptions.TASKS_DIR.key();
+    public static final String TASKS_DIR_ENV = "FLINKLLM_TASKS_DIR";
+
+    // null on the instance CREATE FUNCTION makes (before the planner specializes it).
+    public final String taskPath;
+    final String outputType;
+    public final LlmOptions options;
+    /** Results as {@link RowData} instead of {@link Row}. */
+    private final boolean internalRows;
+
+    private transient DataType rowType;
+    private transient long handle;
+    private transient volatile boolean opened;
+    private transient int schemaFields;
+    private transient ErrorPolicy policy;
+    private transient LlmMetrics metrics;
+
+    private LlmCall(String taskPath, String outputType, LlmOptions options, boolean internalRows) {
+        this.taskPath = taskPath;
+        this.outputType = outputType;
+        this.options = options;
+        this.internalRows = internalRows;
+    }
+
+    /** The call before planning: no task yet. */
+    public static LlmCall unplanned(boolean internalRows) {
+        return new LlmCall(null, null, LlmOptions.defaults(), internalRows);
+    }
+
+    // ---------------------------------------------------------------- planning
+
+    /**
+     * {@code (task STRING literal, input STRING [, options STRING literal])} → the task's ROW,
+     * as {@link RowData} with {@code internalRows}.
+     */
+    public static TypeInference typeInference(boolean internalRows) {
+        ArgumentTypeStrategy task = InputTypeStrategies.and(InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()));
+        ArgumentTypeStrategy text = InputTypeStrategies.explicit(DataTypes.STRING());
+        return TypeInference.newBuilder()
+                .inputTypeStrategy(InputTypeStrategies.or(
+                        InputTypeStrategies.sequence(task, text),
+                        InputTypeStrategies.sequence(task, text, task)))
+                // The job configuration is not visible here: options that change the type
+                // (error-column) come from the call literal or system properties.
+                .outputTypeStrategy(call -> Optional.of(outputDataType(describe(resolveTask(call, null)), options(call, null), internalRows)))
+                .build();
+    }
+
+    /** The call site as the planner specialized it: task path, ROW type and options resolved. */
+    public static LlmCall plan(SpecializedContext context, boolean internalRows) {
+        CallContext call = context.getCallContext();
+        ReadableConfig config = context.getConfiguration();
+        String path = resolveTask(call, config).toString();
+        String type = describe(Paths.get(path));
+        LlmOptions options = options(call, config);
+        // Type inference cannot see the job configuration; if flinkllm.tasks.dir or
+        // flinkllm.error-column set there changes the type, the plan would be wrong.
+        DataType planned = call.getOutputDataType().orElse(null);
+        DataType actual = outputDataType(type, options, internalRows);
+        if (planned != null && !planned.getLogicalType().copy(true).equals(actual.getLogicalType().copy(true))) {
+            throw new ValidationException("llm(): task " + path + " gives type " + actual + " but the query was planned with " + planned
+                    + " (is " + TASKS_DIR_OPTION + " or " + LlmOptions.PREFIX + LlmOptions.ERROR_COLUMN.key() + " set in the job configuration only?"
+                    + " The planner does not see it there: give error-column in the call's options, set either as a system property / "
+                    + TASKS_DIR_ENV + ", or use an absolute task path)");
+        }
+        return new LlmCall(path, type, options, internalRows);
+    }
+
+    private static LlmOptions options(CallContext call, ReadableConfig config) {
+        String literal = call.getArgumentDataTypes().size() > 2 ? call.getArgumentValue(2, String.class).orElse(null) : null;
+        try {
+            return LlmOptions.resolve(literal, config);
+        } catch (IllegalArgumentException e) {
+            throw new ValidationException(e.getMessage(), e);
+        }
+    }
+
+    private static DataType outputDataType(String schemaRowType, LlmOptions options, boolean internalRows) {
+        try {
+            DataType type = RowTypes.output(schemaRowType, options.errorColumn);
+            return internalRows ? type.bridgedTo(RowData.class) : type;
+        } catch (IllegalArgumentException e) {
+            throw new ValidationException("llm(): " + e.getMessage(), e);
+        }
+    }
+
+    public static Path resolveTask(CallContext call, ReadableConfig config) {
+        String literal = call.getArgumentValue(0, String.class).orElseThrow(
+                () -> new ValidationException("llm(): the first argument must be a non-NULL STRING literal naming a task file"));
+        Path path = Paths.get(literal);
+        if (!path.isAbsolute()) {
+            String dir = tasksDir(config);
+            if (dir == null) {
+                throw new ValidationException("llm(): task path '" + literal + "' is relative but no tasks directory is set: use an absolute path, or set "
+                        + TASKS_DIR_ENV + " / -D" + TASKS_DIR_OPTION + " for the planning process");
+            }
+            path = Paths.get(dir).resolve(path);
+        }
+        return path.toAbsolutePath().normalize();
+    }
+
+    private static String tasksDir(ReadableConfig config) {
+        List<String> tried = Arrays.asList(
+                config == null ? null : LlmOptions.lookup(LlmOptions.TASKS_DIR, null, config),
+                System.getProperty(TASKS_DIR_OPTION),
+                System.getenv(TASKS_DIR_ENV));
+        return tried.stream().filter(v -> v != null && !v.isEmpty()).findFirst().orElse(null);
+    }
+
+    private static String describe(Path task) {
+        try {
+            NativeLibrary.load();
+            String type = Engine.outputType(task.toString());
+            // A broken model directory should fail here, at planning, not on the task managers.
+            Engine.checkModel(task.toString());
+            return type;
+        } catch (LlmException e) {
+            throw new ValidationException("llm(): cannot use task " + task + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- runtime
+
+    /** Opens (or shares) the native task; {@code function} names the caller in errors. */
+    public void open(FunctionContext context, String function) {
+        if (taskPath == null) {
+            throw new IllegalStateException(function + " was not specialized by the planner; call it from SQL or the Table API");
+        }
+        rowType = RowTypes.output(outputType, options.errorColumn);
+        schemaFields = RowTypes.parse(outputType).getChildren().size();
+        policy = new ErrorPolicy(options);
+        handle = SharedTasks.acquire(taskPath, options);
+        opened = true;
+        // Fixed once the task is open (weights, index, prefix cache), so read it once.
+        long nativeBytes = Engine.nativeMemoryBytes(handle);
+        metrics = new LlmMetrics(context.getMetricGroup(), nativeBytes);
+    }
+
+    /** One row on this thread: NULL for a NULL input, else {@link #generate}. */
+    public Object run(String input) {
+        if (input == null) {
+            metrics.nullInput();
+            return null;
+        }
+        return generate(input, started());
+    }
+
+    /** Counts a non-NULL row as in flight from now; the value goes to {@link #generate}. */
+    public long started() {
+        return metrics.started();
+    }
+
+    /**
+     * Runs the model on one input (blocking) and applies the error policy: the ROW, a NULL or
+     * error-column ROW for a row that continues, or the {@link LlmException} that fails the job.
+     */
+    public Object generate(String input, long started) {
+        long[] stats = new long[Engine.STATS];
+        try {
+            Object[] fields = Engine.generate(handle, input, options.timeoutMillis, stats);
+            metrics.tokens(stats);
+            return toRow(options.errorColumn ? Arrays.copyOf(fields, schemaFields + 1) : fields);
+        } catch (LlmException e) {
+            ErrorPolicy.Outcome outcome = policy.decide(e);
+            metrics.failed(e.kind());
+            if (outcome == ErrorPolicy.Outcome.FAIL) {
+                throw policy.fail(taskPath, input, e);
+            }
+            metrics.continued(outcome == ErrorPolicy.Outcome.SKIPPED);
+            LOG.warn("flinkllm: row {} ({}): {}", outcome == ErrorPolicy.Outcome.SKIPPED ? "skipped" : "ignored", e.kind(), e.getMessage());
+            return toRow(policy.continued(outcome, e, schemaFields));
+        } finally {
+            metrics.inputRepaired(stats);
+            metrics.finished(started);
+        }
+    }
+
+    /** A row counted by {@link #started} that will not run after all. */
+    public void notRun(long started) {
+        metrics.finished(started);
+    }
+
+    private Object toRow(Object[] fields) {
+        return internalRows ? RowTypes.toInternal(rowType, fields) : RowTypes.toExternal(rowType, fields);
+    }
+
+    public void close() {
+        if (opened) {
+            opened = false;
+            SharedTasks.release(taskPath, options);
+        }
+    }
+}
