@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use flinkllm_engine::{BatchConfig, RowStats, Task, TaskOptions};
 use serde_json::json;
 
+use crate::figures::{percentile, round};
 use crate::input::{peak_rss_mb, read_rows};
 use crate::{CliError, RowFlags};
 
@@ -85,7 +86,7 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     }
     let secs = run_started.elapsed().as_secs_f64().max(1e-9);
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    let pct = |p: f64| percentile(&latencies, p);
     let per_row = |x: usize| x as f64 / ok.max(1) as f64;
     let step_time = (total.forward_time + total.constraint_time).as_secs_f64().max(1e-9);
     let ms_per_row = |d: Duration| round(d.as_secs_f64() * 1e3 / ok.max(1) as f64, 1);
@@ -133,11 +134,6 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     });
     println!("{line}");
     Ok(())
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let p = 10f64.powi(digits);
-    (x * p).round() / p
 }
 
 /// Rows per second while the pipeline is full: rows finished between the first row

@@ -1,11 +1,14 @@
 //! `flinkllm`: run a task over a JSONL file, benchmark it, or decode a raw prompt.
 
 mod bench;
+mod eval;
+mod figures;
 mod generate;
 mod input;
 mod ort_lib;
 mod prompt;
 mod run;
+mod score;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +29,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run a task over JSONL input and print one JSON line of performance figures.
     Bench(bench::BenchArgs),
+    /// Accuracy on labelled JSONL rows (`expected` objects) per model and task variant, with speed and memory.
+    Eval(eval::EvalArgs),
     /// Greedy, unconstrained decoding of a raw prompt (fidelity checks).
     Generate(generate::GenerateArgs),
     /// Print the prompt a task builds for one input text.
@@ -38,6 +43,9 @@ pub struct TaskFlags {
     /// Task file (JSON).
     #[arg(long)]
     task: PathBuf,
+    /// A model name or directory instead of the task's.
+    #[arg(long)]
+    model: Option<String>,
     /// Intra-op threads for the model (overrides the task's `threads`).
     #[arg(long)]
     threads: Option<usize>,
@@ -71,6 +79,7 @@ pub struct RowFlags {
 impl TaskFlags {
     fn options(&self) -> flinkllm_engine::Result<TaskOptions> {
         Ok(TaskOptions {
+            model: self.model.clone(),
             max_new_tokens: self.max_new_tokens,
             threads: self.threads,
             context_overflow: self.context_overflow_action.as_deref().map(ContextOverflow::parse).transpose()?,
@@ -86,6 +95,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Eval(a) => eval::eval(a),
         Command::Generate(a) => generate::generate(a),
         Command::Prompt(a) => prompt::prompt(a),
     };

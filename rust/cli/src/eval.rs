@@ -1,0 +1,191 @@
+//! `flinkllm eval`: accuracy on labelled rows (each with an `expected` object), for every
+//! combination of task variant and model, beside speed and memory: the loop for choosing a
+//! model and a prompt by measurement.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use flinkllm_engine::{BatchConfig, Task, TaskOptions};
+use serde_json::{json, Map, Value};
+
+use crate::figures::{percentile, round};
+use crate::input::peak_rss_mb;
+use crate::score::Scorer;
+use crate::{CliError, TaskFlags};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    task: TaskFlags,
+    /// Labelled JSONL: each line has the input field and an `expected` object.
+    #[arg(long)]
+    input: PathBuf,
+    /// Field of each input line that holds the text.
+    #[arg(long, default_value = "message")]
+    field: String,
+    /// Models to compare (names or directories, comma-separated); default: the task's own.
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Task variants to compare (task files, comma-separated); default: --task alone.
+    #[arg(long, value_delimiter = ',')]
+    tasks: Vec<PathBuf>,
+    /// Only the first N labelled rows.
+    #[arg(long)]
+    rows: Option<usize>,
+    /// Rows in flight at once, sharing forward passes (results do not change).
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// One JSON line per run instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Labelled {
+    text: String,
+    expected: Map<String, Value>,
+}
+
+pub fn eval(a: EvalArgs) -> Result<(), CliError> {
+    let rows = read_labelled(&a)?;
+    let tasks = if a.tasks.is_empty() { vec![a.task.task.clone()] } else { a.tasks.clone() };
+    let models: Vec<Option<String>> = if a.models.is_empty() { vec![None] } else { a.models.iter().cloned().map(Some).collect() };
+    let mut lines = Vec::new();
+    for task in &tasks {
+        for model in &models {
+            let line = run_one(&a, task, model.clone(), &rows)?;
+            if a.json {
+                println!("{line}");
+            }
+            lines.push(line);
+        }
+    }
+    if !a.json {
+        print_table(&lines);
+    }
+    Ok(())
+}
+
+fn read_labelled(a: &EvalArgs) -> Result<Vec<Labelled>, CliError> {
+    let text = std::fs::read_to_string(&a.input).map_err(|e| CliError(format!("{}: {e}", a.input.display())))?;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |what: &str| CliError(format!("{}:{}: {what}", a.input.display(), i + 1));
+        let v: Value = serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
+        let text = v.get(&a.field).and_then(Value::as_str).ok_or_else(|| bad(&format!("no string field {:?}", a.field)))?;
+        let expected = v.get("expected").and_then(Value::as_object).ok_or_else(|| bad("no `expected` object"))?;
+        rows.push(Labelled { text: text.to_string(), expected: expected.clone() });
+    }
+    rows.truncate(a.rows.unwrap_or(usize::MAX));
+    if rows.is_empty() {
+        return Err(CliError(format!("{}: no labelled rows", a.input.display())));
+    }
+    Ok(rows)
+}
+
+fn run_one(a: &EvalArgs, task_file: &PathBuf, model: Option<String>, rows: &[Labelled]) -> Result<Value, CliError> {
+    let concurrency = a.concurrency.max(1);
+    let options = TaskOptions { model: model.or_else(|| a.task.model.clone()), batch: BatchConfig::batched(concurrency), ..a.task.options()? };
+    let opened = Instant::now();
+    let task = Task::load(task_file, &options)?;
+    let open_ms = opened.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let inputs: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let timed = |input: &str| {
+        let t = Instant::now();
+        (task.run_with_stats(input), t.elapsed().as_secs_f64() * 1e3)
+    };
+    let results: Vec<_> = if concurrency == 1 {
+        inputs.iter().map(|i| timed(i)).collect()
+    } else {
+        std::thread::scope(|s| {
+            let chunks: Vec<_> = inputs.chunks(inputs.len().div_ceil(concurrency)).collect();
+            let handles: Vec<_> = chunks.iter().map(|c| s.spawn(|| c.iter().map(|i| timed(i)).collect::<Vec<_>>())).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        })
+    };
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+
+    let mut scorer = Scorer::default();
+    let (mut errors, mut tokens) = (Map::new(), 0usize);
+    let mut latencies = Vec::with_capacity(rows.len());
+    for (row, (result, ms)) in rows.iter().zip(&results) {
+        latencies.push(*ms);
+        match result {
+            Ok((value, stats)) => {
+                tokens += stats.generated_tokens;
+                scorer.add(&row.expected, Some(value));
+            }
+            Err(e) => {
+                scorer.add(&row.expected, None);
+                let n = errors.entry(e.kind().name()).or_insert(json!(0));
+                *n = json!(n.as_u64().unwrap_or(0) + 1);
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let ok = rows.len() - errors.values().filter_map(Value::as_u64).sum::<u64>() as usize;
+    let m = &task.model().manifest;
+    Ok(json!({
+        "task": task_file.display().to_string(),
+        "model": task.spec().model_dir.file_name().map(|n| n.to_string_lossy().to_string()),
+        "precision": m.precision,
+        "rows": rows.len(),
+        // The engine validates every answer against the schema before returning it.
+        "schema_valid": ok,
+        "errors": errors,
+        "scores": scorer.report(),
+        "rows_per_s": round(rows.len() as f64 / secs, 3),
+        "p50_ms": round(percentile(&latencies, 0.5), 1),
+        "p99_ms": round(percentile(&latencies, 0.99), 1),
+        "gen_tokens_per_row": round(tokens as f64 / ok.max(1) as f64, 1),
+        "open_ms": round(open_ms, 1),
+        "model_mb": round(task.model().file_bytes() as f64 / (1 << 20) as f64, 1),
+        // The process's peak so far: with several models, run one per process to compare memory.
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }))
+}
+
+/// One line per run: identity, speed and memory, then each field's score.
+fn print_table(lines: &[Value]) {
+    println!(
+        "{:<28} {:<36} {:>5} {:>6} {:>6} {:>7} {:>8} {:>8} {:>7} {:>7} {:>8}  scores",
+        "task", "model", "rows", "valid", "errors", "rows/s", "p50 ms", "p99 ms", "tok/row", "size MB", "RSS MB"
+    );
+    for l in lines {
+        let task = l["task"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("");
+        let errors: u64 = l["errors"].as_object().map_or(0, |e| e.values().filter_map(Value::as_u64).sum());
+        let scores: Vec<String> = l["scores"]
+            .as_object()
+            .map(|s| {
+                s.iter()
+                    .map(|(field, sc)| match sc.get("f1") {
+                        Some(f1) => format!(
+                            "{field} F1 {:.2} (P {:.2} R {:.2} exact {:.2})",
+                            f1.as_f64().unwrap_or(0.0),
+                            sc["precision"].as_f64().unwrap_or(0.0),
+                            sc["recall"].as_f64().unwrap_or(0.0),
+                            sc["exact"].as_f64().unwrap_or(0.0)
+                        ),
+                        None => format!("{field} {:.2}", sc["accuracy"].as_f64().unwrap_or(0.0)),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<28} {:<36} {:>5} {:>6} {:>6} {:>7} {:>8} {:>8} {:>7} {:>7} {:>8}  {}",
+            task,
+            l["model"].as_str().unwrap_or(""),
+            l["rows"].to_string(),
+            l["schema_valid"].to_string(),
+            errors,
+            l["rows_per_s"].to_string(),
+            l["p50_ms"].to_string(),
+            l["p99_ms"].to_string(),
+            l["gen_tokens_per_row"].to_string(),
+            l["model_mb"].to_string(),
+            l["peak_rss_mb"].to_string(),
+            scores.join(", ")
+        );
+    }
+}
