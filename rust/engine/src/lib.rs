@@ -9,6 +9,7 @@
 //!   [`Task::run_batch`] per input; [`Error::kind`] tells what went wrong.
 
 mod batch;
+mod confine;
 pub mod constraint;
 mod engine;
 mod error;
@@ -27,6 +28,7 @@ mod weak_map;
 use std::path::{Path, PathBuf};
 
 pub use batch::BatchConfig;
+pub use confine::AllowedPaths;
 pub use engine::{OpenStats, Task};
 pub use error::{Error, ErrorKind, Result};
 pub use generate::RowStats;

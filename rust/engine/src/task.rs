@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::batch::BatchConfig;
+use crate::confine::AllowedPaths;
 use crate::error::{Error, Result};
 use crate::schema::{self, layout, render, validate::Validator, SchemaIr};
 
@@ -106,6 +107,8 @@ pub struct TaskOptions {
     pub ort_library: Option<PathBuf>,
     /// How rows of the task share forward passes (default: each row alone).
     pub batch: BatchConfig,
+    /// Directories the task file, the files it names and the model may be read from.
+    pub allowed_paths: AllowedPaths,
 }
 
 // Floats compare by their bits: options are a sharing key, and two spellings of one value
@@ -115,7 +118,7 @@ impl Eq for TaskOptions {}
 impl Hash for TaskOptions {
     fn hash<H: Hasher>(&self, h: &mut H) {
         (&self.model, self.max_new_tokens, self.threads, self.temperature.map(f32::to_bits), self.top_p.map(f32::to_bits)).hash(h);
-        (self.seed, self.context_overflow, &self.models_dir, &self.ort_library, self.batch).hash(h);
+        (self.seed, self.context_overflow, &self.models_dir, &self.ort_library, self.batch, &self.allowed_paths).hash(h);
     }
 }
 
@@ -157,8 +160,10 @@ fn invalid(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::InvalidTask(format!("{}: {what}", path.display()))
 }
 
-fn read_text(base: &Path, rel: &str, task: &Path) -> Result<String> {
+/// A file the task names (`key`), read only where the allowed paths permit.
+fn read_text(base: &Path, rel: &str, task: &Path, key: &str, allowed: &AllowedPaths) -> Result<String> {
     let p = base.join(rel);
+    allowed.check(&p, &format!("{}: {key}", task.display()))?;
     std::fs::read_to_string(&p).map_err(|e| invalid(task, format_args!("cannot read {}: {e}", p.display())))
 }
 
@@ -182,6 +187,8 @@ pub fn models_dir(opts: &TaskOptions) -> PathBuf {
 
 impl TaskSpec {
     pub fn load(path: &Path, opts: &TaskOptions) -> Result<TaskSpec> {
+        let allowed = &opts.allowed_paths;
+        allowed.check(path, "task file")?;
         let text = std::fs::read_to_string(path).map_err(|e| invalid(path, format_args!("cannot read: {e}")))?;
         let f: TaskFile = serde_json::from_str(&text).map_err(|e| invalid(path, e))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -193,23 +200,24 @@ impl TaskSpec {
         } else {
             models_dir(opts).join(model)
         };
+        allowed.check(&model_dir, &format!("{}: model", path.display()))?;
 
         let system_prompt = match (f.system_prompt, f.system_prompt_file) {
             (Some(s), None) => s,
-            (None, Some(file)) => read_text(&base, &file, path)?,
+            (None, Some(file)) => read_text(&base, &file, path, "system_prompt_file", allowed)?,
             (None, None) => String::new(),
             (Some(_), Some(_)) => return Err(invalid(path, "give system_prompt or system_prompt_file, not both")),
         };
         let schema = match (f.schema, f.schema_file) {
             (Some(s), None) => s,
-            (None, Some(file)) => serde_json::from_str(&read_text(&base, &file, path)?)
+            (None, Some(file)) => serde_json::from_str(&read_text(&base, &file, path, "schema_file", allowed)?)
                 .map_err(|e| invalid(path, format_args!("{file}: {e}")))?,
             _ => return Err(invalid(path, "give exactly one of schema or schema_file")),
         };
         let ir = schema::parse_schema(&schema)?;
         let examples = match (f.examples, f.examples_file) {
             (Some(e), None) => e,
-            (None, Some(file)) => read_text(&base, &file, path)?
+            (None, Some(file)) => read_text(&base, &file, path, "examples_file", allowed)?
                 .lines()
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())

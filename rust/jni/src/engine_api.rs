@@ -3,7 +3,7 @@
 
 use crate::shape::{row_shape, Shape};
 use flinkllm_engine::schema::SchemaIr;
-use flinkllm_engine::{BatchConfig, ContextOverflow, Error, ErrorKind, Result, RowStats, Task, TaskOptions, TaskSpec};
+use flinkllm_engine::{AllowedPaths, BatchConfig, ContextOverflow, Error, ErrorKind, Result, RowStats, Task, TaskOptions, TaskSpec};
 use once_cell::sync::OnceCell;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -26,8 +26,14 @@ pub struct Overrides {
     pub max_batch: Option<usize>,
 }
 
-fn options(overrides: Overrides) -> TaskOptions {
+/// The operator's allowed directories as Java read them (`None`: not set).
+pub fn allowed_paths(setting: Option<&str>) -> AllowedPaths {
+    setting.map_or_else(AllowedPaths::anywhere, AllowedPaths::parse)
+}
+
+fn options(overrides: Overrides, allowed_paths: AllowedPaths) -> TaskOptions {
     TaskOptions {
+        allowed_paths,
         ort_library: ORT_LIBRARY.get().cloned(),
         max_new_tokens: overrides.max_new_tokens,
         context_overflow: overrides.context_overflow,
@@ -42,20 +48,20 @@ pub fn init(ort_path: &str) -> Result<()> {
     Ok(())
 }
 
-fn spec(task_path: &str) -> Result<TaskSpec> {
-    TaskSpec::load(Path::new(task_path), &options(Overrides::default()))
+fn spec(task_path: &str, allowed: AllowedPaths) -> Result<TaskSpec> {
+    TaskSpec::load(Path::new(task_path), &options(Overrides::default(), allowed))
 }
 
-pub fn task_schema(task_path: &str) -> Result<SchemaIr> {
-    Ok(spec(task_path)?.ir)
+pub fn task_schema(task_path: &str, allowed: AllowedPaths) -> Result<SchemaIr> {
+    Ok(spec(task_path, allowed)?.ir)
 }
 
-pub fn check_model(task_path: &str) -> Result<()> {
-    spec(task_path)?.check_model()
+pub fn check_model(task_path: &str, allowed: AllowedPaths) -> Result<()> {
+    spec(task_path, allowed)?.check_model()
 }
 
-pub fn open(task_path: &str, overrides: Overrides) -> Result<OpenTask> {
-    let task = Task::load(Path::new(task_path), &options(overrides))?;
+pub fn open(task_path: &str, overrides: Overrides, allowed: AllowedPaths) -> Result<OpenTask> {
+    let task = Task::load(Path::new(task_path), &options(overrides, allowed))?;
     let shape = row_shape(&task.spec().ir).map_err(|m| Error::UnsupportedSchema(format!("{task_path}: {m}")))?;
     Ok(OpenTask { task, shape })
 }

@@ -55,21 +55,39 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_init<'l>(mut env: JNIEnv<'
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_engine_Engine_outputType<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) -> jstring {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_outputType<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    task: JString<'l>,
+    allowed_paths: JString<'l>,
+) -> jstring {
     entry(&mut env, std::ptr::null_mut(), |env| {
         let path = rust_string(env, &task, "taskPath")?;
-        let row = shape::row_shape(&engine_api::task_schema(&path)?)
+        let allowed = allowed(env, &allowed_paths)?;
+        let row = shape::row_shape(&engine_api::task_schema(&path, allowed)?)
             .map_err(|m| Error::UnsupportedSchema(format!("{path}: {m}")))?;
         Ok(env.new_string(shape::sql_type(&row))?.into_raw())
     })
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_engine_Engine_checkModel<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, task: JString<'l>) {
+pub extern "system" fn Java_io_flinkllm_engine_Engine_checkModel<'l>(
+    mut env: JNIEnv<'l>,
+    _c: JClass<'l>,
+    task: JString<'l>,
+    allowed_paths: JString<'l>,
+) {
     entry(&mut env, (), |env| {
         let path = rust_string(env, &task, "taskPath")?;
-        Ok(engine_api::check_model(&path)?)
+        let allowed = allowed(env, &allowed_paths)?;
+        Ok(engine_api::check_model(&path, allowed)?)
     })
+}
+
+/// The operator's allowed directories; a null string: not set.
+fn allowed(env: &mut JNIEnv, setting: &JString) -> Result<flinkllm_engine::AllowedPaths> {
+    let value = if setting.is_null() { None } else { Some(rust_string(env, setting, "allowedPaths")?) };
+    Ok(engine_api::allowed_paths(value.as_deref()))
 }
 
 #[no_mangle]
@@ -80,9 +98,11 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     max_tokens: jlong,
     context_overflow: JString<'l>,
     batch_size: jint,
+    allowed_paths: JString<'l>,
 ) -> jlong {
     entry(&mut env, 0, |env| {
         let path = rust_string(env, &task, "taskPath")?;
+        let allowed = allowed(env, &allowed_paths)?;
         let overflow = if context_overflow.is_null() {
             None
         } else {
@@ -94,7 +114,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
             // 0 or less: the task runs rows alone; the engine rejects no size here.
             max_batch: usize::try_from(batch_size).ok().filter(|n| *n > 0),
         };
-        Ok(TASKS.insert(engine_api::open(&path, overrides)?))
+        Ok(TASKS.insert(engine_api::open(&path, overrides, allowed)?))
     })
 }
 

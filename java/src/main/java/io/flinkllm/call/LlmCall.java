@@ -2,6 +2,7 @@ package io.flinkllm.call;
 
 import io.flinkllm.LlmException;
 import io.flinkllm.config.LlmOptions;
+import io.flinkllm.engine.AllowedPaths;
 import io.flinkllm.engine.Engine;
 import io.flinkllm.engine.NativeLibrary;
 import io.flinkllm.engine.SharedTasks;
@@ -152,9 +153,9 @@ public final class LlmCall implements Serializable {
     private static String describe(Path task) {
         try {
             NativeLibrary.load();
-            String type = Engine.outputType(task.toString());
+            String type = Engine.outputType(task.toString(), AllowedPaths.current());
             // A broken model directory should fail here, at planning, not on the task managers.
-            Engine.checkModel(task.toString());
+            Engine.checkModel(task.toString(), AllowedPaths.current());
             return type;
         } catch (LlmException e) {
             throw new ValidationException("llm(): cannot use task " + task + ": " + e.getMessage(), e);

@@ -19,7 +19,7 @@ public final class Engine {
      * The Flink SQL type of the task's output, e.g. {@code ROW<`a` STRING NOT NULL, `b`
      * BIGINT>}, read from the task file and its JSON schema without loading the model.
      */
-    public static native String outputType(String taskPath);
+    public static native String outputType(String taskPath, String allowedPaths);
 
     /** Indexes into the {@code stats} array {@link #generate} fills. */
     public static final int STAT_PROMPT_TOKENS = 0;
@@ -33,7 +33,7 @@ public final class Engine {
      * Checks that the task's model directory is usable (manifest, tokenizer and graph files
      * present and consistent) without loading the model, so a broken one fails at planning.
      */
-    public static native void checkModel(String taskPath);
+    public static native void checkModel(String taskPath, String allowedPaths);
 
     /**
      * Opens the task; its model comes from the engine's process-wide shared registry. Every
@@ -45,8 +45,10 @@ public final class Engine {
      *     null keeps the task's
      * @param batchSize up to this many rows running at the same time (from any threads) share
      *     one forward pass; 1 runs every row alone on its caller's thread
+     * @param allowedPaths {@link AllowedPaths#current()}: directories files may be read from, or
+     *     null for anywhere (also for {@link #outputType} and {@link #checkModel})
      */
-    public static native long open(String taskPath, long maxTokens, String contextOverflow, int batchSize);
+    public static native long open(String taskPath, long maxTokens, String contextOverflow, int batchSize, String allowedPaths);
 
     /** Runs one throw-away row so the first real row does not pay one-time costs. */
     public static native void warmUp(long handle);
