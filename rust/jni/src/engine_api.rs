@@ -21,6 +21,7 @@ pub struct OpenTask {
 /// `batch-size`).
 #[derive(Default)]
 pub struct Overrides {
+    pub model: Option<String>,
     pub max_new_tokens: Option<usize>,
     pub context_overflow: Option<ContextOverflow>,
     pub max_batch: Option<usize>,
@@ -35,6 +36,7 @@ fn options(overrides: Overrides, allowed_paths: AllowedPaths) -> TaskOptions {
     TaskOptions {
         allowed_paths,
         ort_library: ORT_LIBRARY.get().cloned(),
+        model: overrides.model,
         max_new_tokens: overrides.max_new_tokens,
         context_overflow: overrides.context_overflow,
         batch: overrides.max_batch.map(BatchConfig::batched).unwrap_or_default(),
@@ -48,16 +50,16 @@ pub fn init(ort_path: &str) -> Result<()> {
     Ok(())
 }
 
-fn spec(task_path: &str, allowed: AllowedPaths) -> Result<TaskSpec> {
-    TaskSpec::load(Path::new(task_path), &options(Overrides::default(), allowed))
+fn spec(task_path: &str, overrides: Overrides, allowed: AllowedPaths) -> Result<TaskSpec> {
+    TaskSpec::load(Path::new(task_path), &options(overrides, allowed))
 }
 
 pub fn task_schema(task_path: &str, allowed: AllowedPaths) -> Result<SchemaIr> {
-    Ok(spec(task_path, allowed)?.ir)
+    Ok(spec(task_path, Overrides::default(), allowed)?.ir)
 }
 
-pub fn check_model(task_path: &str, allowed: AllowedPaths) -> Result<()> {
-    spec(task_path, allowed)?.check_model()
+pub fn check_model(task_path: &str, model: Option<String>, allowed: AllowedPaths) -> Result<()> {
+    spec(task_path, Overrides { model, ..Overrides::default() }, allowed)?.check_model()
 }
 
 pub fn open(task_path: &str, overrides: Overrides, allowed: AllowedPaths) -> Result<OpenTask> {

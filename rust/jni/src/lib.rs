@@ -75,19 +75,28 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_checkModel<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     task: JString<'l>,
+    model: JString<'l>,
     allowed_paths: JString<'l>,
 ) {
     entry(&mut env, (), |env| {
         let path = rust_string(env, &task, "taskPath")?;
+        let model = optional_string(env, &model, "model")?;
         let allowed = allowed(env, &allowed_paths)?;
-        Ok(engine_api::check_model(&path, allowed)?)
+        Ok(engine_api::check_model(&path, model, allowed)?)
     })
+}
+
+fn optional_string(env: &mut JNIEnv, s: &JString, what: &str) -> Result<Option<String>> {
+    if s.is_null() {
+        Ok(None)
+    } else {
+        rust_string(env, s, what).map(Some)
+    }
 }
 
 /// The operator's allowed directories; a null string: not set.
 fn allowed(env: &mut JNIEnv, setting: &JString) -> Result<flinkllm_engine::AllowedPaths> {
-    let value = if setting.is_null() { None } else { Some(rust_string(env, setting, "allowedPaths")?) };
-    Ok(engine_api::allowed_paths(value.as_deref()))
+    Ok(engine_api::allowed_paths(optional_string(env, setting, "allowedPaths")?.as_deref()))
 }
 
 #[no_mangle]
@@ -95,6 +104,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     task: JString<'l>,
+    model: JString<'l>,
     max_tokens: jlong,
     context_overflow: JString<'l>,
     batch_size: jint,
@@ -103,12 +113,11 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     entry(&mut env, 0, |env| {
         let path = rust_string(env, &task, "taskPath")?;
         let allowed = allowed(env, &allowed_paths)?;
-        let overflow = if context_overflow.is_null() {
-            None
-        } else {
-            Some(flinkllm_engine::ContextOverflow::parse(&rust_string(env, &context_overflow, "contextOverflow")?)?)
-        };
+        let overflow = optional_string(env, &context_overflow, "contextOverflow")?
+            .map(|o| flinkllm_engine::ContextOverflow::parse(&o))
+            .transpose()?;
         let overrides = engine_api::Overrides {
+            model: optional_string(env, &model, "model")?,
             max_new_tokens: (max_tokens > 0).then_some(max_tokens as usize),
             context_overflow: overflow,
             // 0 or less: the task runs rows alone; the engine rejects no size here.

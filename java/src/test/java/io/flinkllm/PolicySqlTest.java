@@ -198,4 +198,23 @@ public class PolicySqlTest {
         assertTrue(all, all.contains("set it to ignore to emit NULL instead"));
         assertTrue(all, all.contains("a schema whose strings and arrays are all bounded"));
     }
+
+    @Test
+    public void theModelOptionReplacesTheTasksModel() throws Exception {
+        // The task's own model does not exist: planning checks, and rows run on, the one the call names.
+        TestSupport.write(TinyModelSqlTest.tasksDir.resolve("no-model.task.json"), "{\"model\": \"no-such-model\", "
+                + "\"system_prompt\": \"Classify the message.\", \"schema\": " + TinyModelSqlTest.SCHEMA + ", \"max_new_tokens\": 160}");
+        String tiny = TestSupport.model("tiny").toString();
+        List<Row> rows = run("no-model.task.json", "model=" + tiny);
+        assertEquals(4, rows.size());
+        for (int id : new int[] {1, 2, 4}) {
+            assertEquals("the same model gives the same answer", result(run("tiny.task.json", ""), id), result(rows, id));
+        }
+        try {
+            run("no-model.task.json", "");
+            fail("planned a task whose model does not exist");
+        } catch (ValidationException e) {
+            assertTrue(ExceptionUtils.stringifyException(e), ExceptionUtils.stringifyException(e).contains("no-such-model"));
+        }
+    }
 }

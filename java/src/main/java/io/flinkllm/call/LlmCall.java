@@ -85,7 +85,10 @@ public final class LlmCall implements Serializable {
                         InputTypeStrategies.sequence(task, text, task)))
                 // The job configuration is not visible here: options that change the type
                 // (error-column) come from the call literal or system properties.
-                .outputTypeStrategy(call -> Optional.of(outputDataType(describe(resolveTask(call, null)), options(call, null), internalRows)))
+                .outputTypeStrategy(call -> {
+                    LlmOptions options = options(call, null);
+                    return Optional.of(outputDataType(describe(resolveTask(call, null), options), options, internalRows));
+                })
                 .build();
     }
 
@@ -94,8 +97,8 @@ public final class LlmCall implements Serializable {
         CallContext call = context.getCallContext();
         ReadableConfig config = context.getConfiguration();
         String path = resolveTask(call, config).toString();
-        String type = describe(Paths.get(path));
         LlmOptions options = options(call, config);
+        String type = describe(Paths.get(path), options);
         // Type inference cannot see the job configuration; if flinkllm.tasks.dir or
         // flinkllm.error-column set there changes the type, the plan would be wrong.
         DataType planned = call.getOutputDataType().orElse(null);
@@ -150,12 +153,12 @@ public final class LlmCall implements Serializable {
         return tried.stream().filter(v -> v != null && !v.isEmpty()).findFirst().orElse(null);
     }
 
-    private static String describe(Path task) {
+    private static String describe(Path task, LlmOptions options) {
         try {
             NativeLibrary.load();
             String type = Engine.outputType(task.toString(), AllowedPaths.current());
             // A broken model directory should fail here, at planning, not on the task managers.
-            Engine.checkModel(task.toString(), AllowedPaths.current());
+            Engine.checkModel(task.toString(), options.model, AllowedPaths.current());
             return type;
         } catch (LlmException e) {
             throw new ValidationException("llm(): cannot use task " + task + ": " + e.getMessage(), e);

@@ -94,6 +94,12 @@ public final class LlmOptions implements Serializable {
                     + "row that continues carries only the reason. It changes the ROW type, so the planner must see it: give it in the "
                     + "call or as a system property.");
 
+    public static final ConfigOption<String> MODEL = key("model")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("A model name (looked up in the models directory) or model directory instead of the task file's: "
+                    + "compare models or precisions by editing SQL only. Planning never loads it (the ROW type comes from the schema).");
+
     public static final ConfigOption<Integer> MAX_TOKENS = key("max-tokens")
             .intType()
             .noDefaultValue()
@@ -124,8 +130,10 @@ public final class LlmOptions implements Serializable {
 
     /** Options a call literal may carry (tasks.dir names a file location, not a row policy). */
     public static final List<ConfigOption<?>> CALL_OPTIONS =
-            Arrays.asList(ERROR_HANDLING_STRATEGY, ERROR_COLUMN, MAX_TOKENS, TIMEOUT, CONTEXT_OVERFLOW_ACTION, BATCH_SIZE);
+            Arrays.asList(MODEL, ERROR_HANDLING_STRATEGY, ERROR_COLUMN, MAX_TOKENS, TIMEOUT, CONTEXT_OVERFLOW_ACTION, BATCH_SIZE);
 
+    /** null = the task file's model. */
+    public final String model;
     public final ErrorHandling errorHandling;
     public final boolean errorColumn;
     /** 0 = the task file's max_new_tokens. */
@@ -138,6 +146,7 @@ public final class LlmOptions implements Serializable {
     public final int batchSize;
 
     private LlmOptions(ReadableConfig options) {
+        this.model = options.getOptional(MODEL).filter(m -> !m.trim().isEmpty()).map(String::trim).orElse(null);
         this.errorHandling = options.get(ERROR_HANDLING_STRATEGY);
         this.errorColumn = options.get(ERROR_COLUMN);
         this.maxTokens = options.getOptional(MAX_TOKENS).orElse(0);
@@ -202,7 +211,7 @@ public final class LlmOptions implements Serializable {
 
     /** Options that shape the native task (tasks with different ones are opened separately, in Java and in the engine). */
     public String engineKey() {
-        return "max-tokens=" + maxTokens + ";context-overflow=" + (contextOverflow == null ? "" : contextOverflow.engineSetting())
+        return "model=" + (model == null ? "" : model) + ";max-tokens=" + maxTokens + ";context-overflow=" + (contextOverflow == null ? "" : contextOverflow.engineSetting())
                 + ";batch-size=" + batchSize;
     }
 

@@ -33,13 +33,14 @@ public final class Engine {
      * Checks that the task's model directory is usable (manifest, tokenizer and graph files
      * present and consistent) without loading the model, so a broken one fails at planning.
      */
-    public static native void checkModel(String taskPath, String allowedPaths);
+    public static native void checkModel(String taskPath, String model, String allowedPaths);
 
     /**
      * Opens the task; its model comes from the engine's process-wide shared registry. Every
      * handle of the same task file and arguments shares one open task (prefix cache,
      * constraint, batches); different arguments open a task of their own over the same model.
      *
+     * @param model a model name or directory instead of the task's (also for {@link #checkModel}); null keeps it
      * @param maxTokens overrides the task's max_new_tokens; 0 keeps it
      * @param contextOverflow {@code error}, {@code truncated-tail} or {@code truncated-head};
      *     null keeps the task's
@@ -48,7 +49,7 @@ public final class Engine {
      * @param allowedPaths {@link AllowedPaths#current()}: directories files may be read from, or
      *     null for anywhere (also for {@link #outputType} and {@link #checkModel})
      */
-    public static native long open(String taskPath, long maxTokens, String contextOverflow, int batchSize, String allowedPaths);
+    public static native long open(String taskPath, String model, long maxTokens, String contextOverflow, int batchSize, String allowedPaths);
 
     /** Runs one throw-away row so the first real row does not pay one-time costs. */
     public static native void warmUp(long handle);

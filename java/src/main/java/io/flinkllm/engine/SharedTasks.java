@@ -49,7 +49,7 @@ public final class SharedTasks {
             NativeLibrary.load();
             long started = System.nanoTime();
             String overflow = options.contextOverflow == null ? null : options.contextOverflow.engineSetting();
-            entry = new Entry(Engine.open(taskPath, options.maxTokens, overflow, options.batchSize, AllowedPaths.current()));
+            entry = new Entry(Engine.open(taskPath, options.model, options.maxTokens, overflow, options.batchSize, AllowedPaths.current()));
             try {
                 Engine.warmUp(entry.handle);
             } catch (RuntimeException e) {
