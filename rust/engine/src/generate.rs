@@ -113,6 +113,14 @@ impl<'a> RowDecoder<'a> {
         let forced = self.rc.forced_text();
         if !forced.is_empty() {
             let mut ids = tokens.encode_plain(&forced)?;
+            // Token healing where a container closes inside the answer: the closing token is left
+            // to the model (under the mask), so it can pick one that also covers the separator
+            // (`},` rather than `}` and then `,`). Fed a lone `}` the models here nearly always
+            // closed the list after its first item (measured: one entity per list). Elsewhere the
+            // forced text stays whole: healing every boundary cost 13% of rows/s for no gain.
+            if forced.ends_with(['}', ']']) && !self.rc.ends_answer(&forced) {
+                ids.pop();
+            }
             ids.truncate(self.limits.max_new_tokens.saturating_sub(self.stats.generated_tokens) + 1);
             let n = self.rc.take_forced(tokens, &ids)?;
             self.pending.extend_from_slice(&ids[..n]);

@@ -137,6 +137,11 @@ impl<'a> RowConstraint<'a> {
 
     /// Appends forced tokens (from `forced_text`, tokenized canonically), stopping at
     /// the first one the constraint does not accept. Returns how many were taken.
+    /// Whether writing `text` from here completes the answer (nothing but the end may follow).
+    pub fn ends_answer(&self, text: &str) -> bool {
+        self.c.walk(self.state, text.as_bytes()).is_some_and(|s| self.c.is_final(s))
+    }
+
     pub fn take_forced(&mut self, tokens: &TokenText, ids: &[u32]) -> Result<usize> {
         let mut n = 0;
         for id in ids {
