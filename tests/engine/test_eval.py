@@ -5,7 +5,7 @@ import os
 import subprocess
 
 from conftest import model_path
-from engine_support import TASKS, engine_env, flinkllm, write_task  # noqa: F401 (fixtures)
+from engine_support import TASKS, engine_env, flinkllm, run_rows, write_task  # noqa: F401 (fixtures)
 
 
 def test_eval_scores_every_expected_field(flinkllm, engine_env, tmp_path):
@@ -36,3 +36,17 @@ def test_eval_refuses_rows_without_labels(flinkllm, engine_env, tmp_path):
     unlabelled.write_text(json.dumps({"message": "no labels here"}) + "\n")
     out = subprocess.run([flinkllm, "eval", "--task", task, "--input", str(unlabelled)], capture_output=True, text=True, env=engine_env)
     assert out.returncode != 0 and "no `expected` object" in out.stderr
+
+
+def test_candidate_tasks_load_and_answer(run_rows):
+    """The candidate task files (tasks/candidates, measured for Qwen2.5) parse, their examples
+    match their schemas and they answer; run here with the tiny model in place of theirs."""
+    import jsonschema
+    for name in ("support_ticket", "comment_moderation"):
+        task = os.path.join(TASKS, "candidates", f"{name}.task.json")
+        schema = json.load(open(os.path.join(TASKS, f"{name}.schema.json"), encoding="utf-8"))
+        lines = run_rows(task, [{"message": "I was charged twice this month."}, {"message": "Great video!"}],
+                         extra_args=["--model", model_path("tiny")])
+        for line in lines:
+            assert "output" in line, line
+            jsonschema.validate(line["output"], schema)

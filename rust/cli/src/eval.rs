@@ -12,18 +12,14 @@ use serde_json::{json, Map, Value};
 use crate::figures::{percentile, round};
 use crate::input::peak_rss_mb;
 use crate::score::Scorer;
-use crate::{CliError, TaskFlags};
+use crate::{CliError, RowFlags};
 
 #[derive(Args)]
 pub struct EvalArgs {
+    /// The task (--task), and labelled JSONL (--input) whose lines hold the text field and an
+    /// `expected` object.
     #[command(flatten)]
-    task: TaskFlags,
-    /// Labelled JSONL: each line has the input field and an `expected` object.
-    #[arg(long)]
-    input: PathBuf,
-    /// Field of each input line that holds the text.
-    #[arg(long, default_value = "message")]
-    field: String,
+    rows_from: RowFlags,
     /// Models to compare (names or directories, comma-separated); default: the task's own.
     #[arg(long, value_delimiter = ',')]
     models: Vec<String>,
@@ -48,7 +44,7 @@ struct Labelled {
 
 pub fn eval(a: EvalArgs) -> Result<(), CliError> {
     let rows = read_labelled(&a)?;
-    let tasks = if a.tasks.is_empty() { vec![a.task.task.clone()] } else { a.tasks.clone() };
+    let tasks = if a.tasks.is_empty() { vec![a.rows_from.task.task.clone()] } else { a.tasks.clone() };
     let models: Vec<Option<String>> = if a.models.is_empty() { vec![None] } else { a.models.iter().cloned().map(Some).collect() };
     let mut lines = Vec::new();
     for task in &tasks {
@@ -67,25 +63,25 @@ pub fn eval(a: EvalArgs) -> Result<(), CliError> {
 }
 
 fn read_labelled(a: &EvalArgs) -> Result<Vec<Labelled>, CliError> {
-    let text = std::fs::read_to_string(&a.input).map_err(|e| CliError(format!("{}: {e}", a.input.display())))?;
+    let text = std::fs::read_to_string(&a.rows_from.input).map_err(|e| CliError(format!("{}: {e}", a.rows_from.input.display())))?;
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let bad = |what: &str| CliError(format!("{}:{}: {what}", a.input.display(), i + 1));
+        let bad = |what: &str| CliError(format!("{}:{}: {what}", a.rows_from.input.display(), i + 1));
         let v: Value = serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
-        let text = v.get(&a.field).and_then(Value::as_str).ok_or_else(|| bad(&format!("no string field {:?}", a.field)))?;
+        let text = v.get(&a.rows_from.field).and_then(Value::as_str).ok_or_else(|| bad(&format!("no string field {:?}", a.rows_from.field)))?;
         let expected = v.get("expected").and_then(Value::as_object).ok_or_else(|| bad("no `expected` object"))?;
         rows.push(Labelled { text: text.to_string(), expected: expected.clone() });
     }
     rows.truncate(a.rows.unwrap_or(usize::MAX));
     if rows.is_empty() {
-        return Err(CliError(format!("{}: no labelled rows", a.input.display())));
+        return Err(CliError(format!("{}: no labelled rows", a.rows_from.input.display())));
     }
     Ok(rows)
 }
 
 fn run_one(a: &EvalArgs, task_file: &PathBuf, model: Option<String>, rows: &[Labelled]) -> Result<Value, CliError> {
     let concurrency = a.concurrency.max(1);
-    let options = TaskOptions { model: model.or_else(|| a.task.model.clone()), batch: BatchConfig::batched(concurrency), ..a.task.options()? };
+    let options = TaskOptions { model: model.or_else(|| a.rows_from.task.model.clone()), batch: BatchConfig::batched(concurrency), ..a.rows_from.task.options()? };
     let opened = Instant::now();
     let task = Task::load(task_file, &options)?;
     let open_ms = opened.elapsed().as_secs_f64() * 1e3;
