@@ -75,11 +75,6 @@ impl Task {
         Ok(Task { inner })
     }
 
-    /// Open tasks in this process (for tests: sharing and release).
-    pub fn live_tasks() -> usize {
-        TASKS.live()
-    }
-
     /// Whether two handles share one open task.
     pub fn same_task(&self, other: &Task) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
