@@ -1,7 +1,7 @@
 //! `Task`: a task file bound to its shared model and compiled constraint, with the
 //! KV cache of its fixed prompt prefix, ready to run rows from any thread.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -15,7 +15,7 @@ use crate::model::{Kv, Model};
 use crate::prompt::{self, Message};
 use crate::registry;
 use crate::sampler::Sampling;
-use crate::task::{ContextOverflow, Settings, TaskOptions, TaskSpec};
+use crate::task::{ContextOverflow, Settings, TaskOptions, TaskSource, TaskSpec};
 use crate::weak_map::WeakMap;
 
 /// A loaded task. Cheap to clone; `Send + Sync`; rows may run concurrently (forward
@@ -62,16 +62,25 @@ enum Mode {
 
 /// Open tasks, one per (task file, options): every caller with the same options (Flink
 /// slots, async rows) shares the prefix cache, the constraint and the batches.
-static TASKS: WeakMap<(PathBuf, TaskOptions), Inner> = WeakMap::new("task");
+static TASKS: WeakMap<(TaskSource, TaskOptions), Inner> = WeakMap::new("task");
 
 impl Task {
     /// Loads a task (or returns the already-open one for the same file and options;
     /// options that differ, `batch` included, open a task of their own over the same model).
     pub fn load(path: &Path, opts: &TaskOptions) -> Result<Task> {
-        let canonical = path
-            .canonicalize()
-            .map_err(|e| Error::InvalidTask(format!("{}: {e}", path.display())))?;
-        let inner = TASKS.get_or_try_insert((canonical.clone(), opts.clone()), || Inner::open(&canonical, opts))?;
+        Self::load_source(TaskSource::File(path.to_path_buf()), opts)
+    }
+
+    /// Like `load`, for a task file or a task document (`TaskSource::Inline`); equal
+    /// documents with equal options share one open task, as files do.
+    pub fn load_source(source: TaskSource, opts: &TaskOptions) -> Result<Task> {
+        let source = match source {
+            TaskSource::File(path) => TaskSource::File(
+                path.canonicalize().map_err(|e| Error::InvalidTask(format!("{}: {e}", path.display())))?,
+            ),
+            inline => inline,
+        };
+        let inner = TASKS.get_or_try_insert((source.clone(), opts.clone()), || Inner::open(&source, opts))?;
         Ok(Task { inner })
     }
 
@@ -190,9 +199,9 @@ impl Task {
 }
 
 impl Inner {
-    fn open(path: &Path, opts: &TaskOptions) -> Result<Inner> {
+    fn open(source: &TaskSource, opts: &TaskOptions) -> Result<Inner> {
         let started = Instant::now();
-        let mut spec = TaskSpec::load(path, opts)?;
+        let mut spec = TaskSpec::from_source(source, opts)?;
         let loads_before = registry::model_loads();
         let model = registry::model(&spec.model_dir, spec.settings.threads, opts.ort_library.as_deref())?;
         let model_load_ms = if registry::model_loads() > loads_before { model.load_ms } else { 0.0 };
@@ -226,7 +235,7 @@ impl Inner {
         if prefix_ids.len() + suffix.len() + spec.settings.max_new_tokens >= model.context_length() {
             return Err(Error::InvalidTask(format!(
                 "{}: prompt prefix ({} tokens) + max_new_tokens ({}) exceed the model's context of {}",
-                path.display(),
+                spec.origin,
                 prefix_ids.len(),
                 spec.settings.max_new_tokens,
                 model.context_length()

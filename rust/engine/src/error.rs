@@ -75,6 +75,9 @@ error_kinds! {
     RowTimeout, row: true;
     /// ONNX Runtime or an internal invariant failed while running a row.
     Runtime, row: true;
+    /// A valid answer holds a value the caller's column type cannot (a task file's integer
+    /// beyond an INT column of a model provider's OUTPUT); raised by bindings, not the engine.
+    InvalidOutput, row: true;
     /// A binding's handle that was closed or never issued.
     InvalidHandle, row: false;
     /// A panic, caught at a binding's boundary (the process keeps running).

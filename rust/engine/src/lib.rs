@@ -35,7 +35,7 @@ pub use generate::RowStats;
 pub use manifest::Manifest;
 pub use model::{Model, GRAPH_FILE};
 pub use runtime::release_free_memory;
-pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSpec, DEFAULT_MAX_NEW_TOKENS};
+pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSource, TaskSpec, DEFAULT_MAX_NEW_TOKENS};
 
 /// Loads ONNX Runtime from `path` (or, if `None`, from `ORT_DYLIB_PATH`). Only the first
 /// successful load counts; returns the path in use.

@@ -53,7 +53,9 @@ pub fn choose(logits: &[f32], pick: &Pick, s: &Sampling, rng: &mut ChaCha8Rng) -
             acc >= s.top_p as f64
         })
         .map_or(weighted.len(), |p| p + 1);
-    weighted.truncate(keep);
+    // `allows` over-approximates: when no token of the nucleus is confirmed, the most likely
+    // token outside it that is still beats failing a row whose schema has valid continuations.
+    let outside = weighted.split_off(keep);
     while !weighted.is_empty() {
         let total: f64 = weighted.iter().map(|w| w.1).sum();
         let mut x = rng.random::<f64>() * total;
@@ -71,7 +73,7 @@ pub fn choose(logits: &[f32], pick: &Pick, s: &Sampling, rng: &mut ChaCha8Rng) -
         }
         weighted.remove(at);
     }
-    Err(dead_end())
+    outside.into_iter().map(|(i, _)| i).find(|i| pick.confirm(*i)).map(|i| i as u32).ok_or_else(dead_end)
 }
 
 fn dead_end() -> Error {

@@ -140,10 +140,64 @@ pub struct Settings {
 /// unbounded.
 pub const DEFAULT_MAX_NEW_TOKENS: usize = 256;
 
+/// Where a task comes from: a task file, or a task document a caller built (the model
+/// provider writes one from `CREATE MODEL` options), read as if it were a file in `base`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TaskSource {
+    File(PathBuf),
+    Inline {
+        /// Names the task in errors (e.g. the model's SQL identifier).
+        label: String,
+        /// Relative file names and model paths resolve against it.
+        base: PathBuf,
+        json: String,
+    },
+}
+
+impl TaskSource {
+    /// How errors name the task: the file's path, or the document's label.
+    pub fn label(&self) -> String {
+        match self {
+            TaskSource::File(path) => path.display().to_string(),
+            TaskSource::Inline { label, .. } => label.clone(),
+        }
+    }
+
+    fn base(&self) -> PathBuf {
+        match self {
+            TaskSource::File(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            TaskSource::Inline { base, .. } => base.clone(),
+        }
+    }
+
+    fn text(&self, allowed: &AllowedPaths) -> Result<String> {
+        match self {
+            TaskSource::File(path) => {
+                allowed.check(path, "task file")?;
+                std::fs::read_to_string(path).map_err(|e| invalid(&self.label(), format_args!("cannot read: {e}")))
+            }
+            TaskSource::Inline { json, .. } => Ok(json.clone()),
+        }
+    }
+
+    /// The task's name when it gives none: the file name without `.task.json`, or the label.
+    fn default_name(&self) -> String {
+        match self {
+            TaskSource::File(path) => path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| n.trim_end_matches(".json").trim_end_matches(".task").to_string())
+                .unwrap_or_default(),
+            TaskSource::Inline { label, .. } => label.clone(),
+        }
+    }
+}
+
 /// A task file, read and checked, without its model.
 #[derive(Debug)]
 pub struct TaskSpec {
-    pub path: PathBuf,
+    /// How errors name the task (`TaskSource::label`).
+    pub origin: String,
     pub name: String,
     pub description: Option<String>,
     pub model_dir: PathBuf,
@@ -156,14 +210,14 @@ pub struct TaskSpec {
     pub settings: Settings,
 }
 
-fn invalid(path: &Path, what: impl std::fmt::Display) -> Error {
-    Error::InvalidTask(format!("{}: {what}", path.display()))
+fn invalid(origin: &str, what: impl std::fmt::Display) -> Error {
+    Error::InvalidTask(format!("{origin}: {what}"))
 }
 
 /// A file the task names (`key`), read only where the allowed paths permit.
-fn read_text(base: &Path, rel: &str, task: &Path, key: &str, allowed: &AllowedPaths) -> Result<String> {
+fn read_text(base: &Path, rel: &str, task: &str, key: &str, allowed: &AllowedPaths) -> Result<String> {
     let p = base.join(rel);
-    allowed.check(&p, &format!("{}: {key}", task.display()))?;
+    allowed.check(&p, &format!("{task}: {key}"))?;
     std::fs::read_to_string(&p).map_err(|e| invalid(task, format_args!("cannot read {}: {e}", p.display())))
 }
 
@@ -187,11 +241,15 @@ pub fn models_dir(opts: &TaskOptions) -> PathBuf {
 
 impl TaskSpec {
     pub fn load(path: &Path, opts: &TaskOptions) -> Result<TaskSpec> {
+        Self::from_source(&TaskSource::File(path.to_path_buf()), opts)
+    }
+
+    pub fn from_source(source: &TaskSource, opts: &TaskOptions) -> Result<TaskSpec> {
         let allowed = &opts.allowed_paths;
-        allowed.check(path, "task file")?;
-        let text = std::fs::read_to_string(path).map_err(|e| invalid(path, format_args!("cannot read: {e}")))?;
-        let f: TaskFile = serde_json::from_str(&text).map_err(|e| invalid(path, e))?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let origin = source.label();
+        let path = origin.as_str();
+        let f: TaskFile = serde_json::from_str(&source.text(allowed)?).map_err(|e| invalid(path, e))?;
+        let base = source.base();
 
         let model = opts.model.as_deref().unwrap_or(&f.model);
         let model_dir = if model.contains('/') || model.starts_with('.') || model.starts_with('~') {
@@ -200,7 +258,7 @@ impl TaskSpec {
         } else {
             models_dir(opts).join(model)
         };
-        allowed.check(&model_dir, &format!("{}: model", path.display()))?;
+        allowed.check(&model_dir, &format!("{path}: model"))?;
 
         let system_prompt = match (f.system_prompt, f.system_prompt_file) {
             (Some(s), None) => s,
@@ -269,14 +327,9 @@ impl TaskSpec {
         if !(settings.temperature >= 0.0 && settings.top_p > 0.0 && settings.top_p <= 1.0) {
             return Err(invalid(path, "temperature must be >= 0 and top_p in (0, 1]"));
         }
-        let name = f.name.unwrap_or_else(|| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .map(|n| n.trim_end_matches(".json").trim_end_matches(".task").to_string())
-                .unwrap_or_default()
-        });
+        let name = f.name.unwrap_or_else(|| source.default_name());
         Ok(TaskSpec {
-            path: path.to_path_buf(),
+            origin: origin.clone(),
             name,
             description: f.description,
             model_dir,
@@ -293,7 +346,7 @@ impl TaskSpec {
     /// `Model::check_dir`); errors name the task file and the model directory.
     pub fn check_model(&self) -> Result<()> {
         crate::model::Model::check_dir(&self.model_dir).map_err(|e| {
-            Error::ModelLoad(format!("{}: model {}: {}", self.path.display(), self.model_dir.display(), e.reason()))
+            Error::ModelLoad(format!("{}: model {}: {}", self.origin, self.model_dir.display(), e.reason()))
         })
     }
 

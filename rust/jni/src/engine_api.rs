@@ -3,7 +3,7 @@
 
 use crate::shape::{row_shape, Shape};
 use flinkllm_engine::schema::SchemaIr;
-use flinkllm_engine::{AllowedPaths, BatchConfig, ContextOverflow, Error, ErrorKind, Result, RowStats, Task, TaskOptions, TaskSpec};
+use flinkllm_engine::{AllowedPaths, BatchConfig, ContextOverflow, Error, ErrorKind, Result, RowStats, Task, TaskOptions, TaskSource, TaskSpec};
 use once_cell::sync::OnceCell;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -50,21 +50,31 @@ pub fn init(ort_path: &str) -> Result<()> {
     Ok(())
 }
 
-fn spec(task_path: &str, overrides: Overrides, allowed: AllowedPaths) -> Result<TaskSpec> {
-    TaskSpec::load(Path::new(task_path), &options(overrides, allowed))
+/// The task Java names: a task file's path, or (with `inline` set) a task document labelled
+/// `task`, whose relative paths resolve against the working directory.
+pub fn task_source(task: String, inline: Option<String>) -> TaskSource {
+    match inline {
+        None => TaskSource::File(PathBuf::from(task)),
+        Some(json) => TaskSource::Inline { label: task, base: std::env::current_dir().unwrap_or_default(), json },
+    }
 }
 
-pub fn task_schema(task_path: &str, allowed: AllowedPaths) -> Result<SchemaIr> {
-    Ok(spec(task_path, Overrides::default(), allowed)?.ir)
+fn spec(task: &TaskSource, overrides: Overrides, allowed: AllowedPaths) -> Result<TaskSpec> {
+    TaskSpec::from_source(task, &options(overrides, allowed))
 }
 
-pub fn check_model(task_path: &str, model: Option<String>, allowed: AllowedPaths) -> Result<()> {
-    spec(task_path, Overrides { model, ..Overrides::default() }, allowed)?.check_model()
+pub fn task_schema(task: &TaskSource, allowed: AllowedPaths) -> Result<SchemaIr> {
+    Ok(spec(task, Overrides::default(), allowed)?.ir)
 }
 
-pub fn open(task_path: &str, overrides: Overrides, allowed: AllowedPaths) -> Result<OpenTask> {
-    let task = Task::load(Path::new(task_path), &options(overrides, allowed))?;
-    let shape = row_shape(&task.spec().ir).map_err(|m| Error::UnsupportedSchema(format!("{task_path}: {m}")))?;
+pub fn check_model(task: &TaskSource, model: Option<String>, allowed: AllowedPaths) -> Result<()> {
+    spec(task, Overrides { model, ..Overrides::default() }, allowed)?.check_model()
+}
+
+pub fn open(task: TaskSource, overrides: Overrides, allowed: AllowedPaths) -> Result<OpenTask> {
+    let label = task.label();
+    let task = Task::load_source(task, &options(overrides, allowed))?;
+    let shape = row_shape(&task.spec().ir).map_err(|m| Error::UnsupportedSchema(format!("{label}: {m}")))?;
     Ok(OpenTask { task, shape })
 }
 

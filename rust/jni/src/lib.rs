@@ -59,13 +59,14 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_outputType<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     task: JString<'l>,
+    inline_task: JString<'l>,
     allowed_paths: JString<'l>,
 ) -> jstring {
     entry(&mut env, std::ptr::null_mut(), |env| {
-        let path = rust_string(env, &task, "taskPath")?;
+        let source = task_source(env, &task, &inline_task)?;
         let allowed = allowed(env, &allowed_paths)?;
-        let row = shape::row_shape(&engine_api::task_schema(&path, allowed)?)
-            .map_err(|m| Error::UnsupportedSchema(format!("{path}: {m}")))?;
+        let row = shape::row_shape(&engine_api::task_schema(&source, allowed)?)
+            .map_err(|m| Error::UnsupportedSchema(format!("{}: {m}", source.label())))?;
         Ok(env.new_string(shape::sql_type(&row))?.into_raw())
     })
 }
@@ -75,15 +76,22 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_checkModel<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     task: JString<'l>,
+    inline_task: JString<'l>,
     model: JString<'l>,
     allowed_paths: JString<'l>,
 ) {
     entry(&mut env, (), |env| {
-        let path = rust_string(env, &task, "taskPath")?;
+        let source = task_source(env, &task, &inline_task)?;
         let model = optional_string(env, &model, "model")?;
         let allowed = allowed(env, &allowed_paths)?;
-        Ok(engine_api::check_model(&path, model, allowed)?)
+        Ok(engine_api::check_model(&source, model, allowed)?)
     })
+}
+
+/// `task` is a task file's path, or with `inline_task` non-null the label of that task document.
+fn task_source(env: &mut JNIEnv, task: &JString, inline_task: &JString) -> Result<flinkllm_engine::TaskSource> {
+    let label = rust_string(env, task, "task")?;
+    Ok(engine_api::task_source(label, optional_string(env, inline_task, "inlineTask")?))
 }
 
 fn optional_string(env: &mut JNIEnv, s: &JString, what: &str) -> Result<Option<String>> {
@@ -104,6 +112,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     task: JString<'l>,
+    inline_task: JString<'l>,
     model: JString<'l>,
     max_tokens: jlong,
     context_overflow: JString<'l>,
@@ -111,7 +120,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     allowed_paths: JString<'l>,
 ) -> jlong {
     entry(&mut env, 0, |env| {
-        let path = rust_string(env, &task, "taskPath")?;
+        let source = task_source(env, &task, &inline_task)?;
         let allowed = allowed(env, &allowed_paths)?;
         let overflow = optional_string(env, &context_overflow, "contextOverflow")?
             .map(|o| flinkllm_engine::ContextOverflow::parse(&o))
@@ -123,7 +132,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
             // 0 or less: the task runs rows alone; the engine rejects no size here.
             max_batch: usize::try_from(batch_size).ok().filter(|n| *n > 0),
         };
-        Ok(TASKS.insert(engine_api::open(&path, overrides, allowed)?))
+        Ok(TASKS.insert(engine_api::open(source, overrides, allowed)?))
     })
 }
 

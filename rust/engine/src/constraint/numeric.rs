@@ -34,6 +34,10 @@ impl Range {
             Some((i, f)) => (i, Some(f)),
             None => (rest, None),
         };
+        if neg && self.integer && int == "0" {
+            // "-0" is JSON, but parsers read it as the float -0.0, not an integer.
+            return false;
+        }
         // Intervals [a, b) of magnitudes (b exclusive unless `closed`).
         let mut spans: Vec<(f64, f64, bool)> = Vec::new();
         if int.is_empty() {
@@ -123,6 +127,9 @@ mod tests {
         assert!(!one_to_five.reachable("6"));
         assert!(!one_to_five.reachable("0"));
         assert!(!one_to_five.reachable("-"));
+        let around_zero = r(Some((-5.0, false)), Some((5.0, false)), true);
+        assert!(around_zero.reachable("-") && around_zero.reachable("0") && around_zero.reachable("-3"));
+        assert!(!around_zero.reachable("-0"), "-0 reads back as the float -0.0, not an integer");
         let to_120 = r(Some((100.0, false)), Some((120.0, false)), true);
         assert!(to_120.reachable("1")); // 100..120
         assert!(to_120.reachable("12")); // 120

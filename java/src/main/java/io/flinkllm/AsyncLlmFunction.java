@@ -72,7 +72,7 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
     @Override
     public void open(FunctionContext context) throws Exception {
         call.open(context, "AsyncLlmFunction");
-        executor = SharedTasks.asyncExecutor(call.taskPath, call.options, threads);
+        executor = SharedTasks.asyncExecutor(call.task, call.options, threads);
     }
 
     public void eval(CompletableFuture<RowData> result, String task, String input) {
@@ -94,7 +94,7 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
         } catch (RejectedExecutionException e) {
             // Only after close(): the executor is shut down with the task.
             call.notRun(started);
-            result.completeExceptionally(new IllegalStateException("llm(): task " + call.taskPath + " is closed: " + e.getMessage(), e));
+            result.completeExceptionally(new IllegalStateException("llm(): task " + call.task + " is closed: " + e.getMessage(), e));
         }
     }
 

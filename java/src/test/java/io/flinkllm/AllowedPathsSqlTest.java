@@ -8,6 +8,7 @@ import io.flinkllm.config.LlmOptions;
 import io.flinkllm.engine.AllowedPaths;
 import io.flinkllm.engine.NativeLibrary;
 import io.flinkllm.engine.SharedTasks;
+import io.flinkllm.engine.TaskSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -90,7 +91,7 @@ public class AllowedPathsSqlTest {
         // A plan made elsewhere (or before the setting) still cannot open the task here.
         NativeLibrary.load();
         try {
-            SharedTasks.acquire(outside.resolve("elsewhere.task.json").toString(), LlmOptions.defaults());
+            SharedTasks.acquire(TaskSource.file(outside.resolve("elsewhere.task.json").toString()), LlmOptions.defaults());
             fail("opened a task outside the allowed directories");
         } catch (LlmException e) {
             assertEquals("InvalidTask", e.kind());

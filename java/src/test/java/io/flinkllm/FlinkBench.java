@@ -3,6 +3,7 @@ package io.flinkllm;
 import io.flinkllm.call.RowTypes;
 import io.flinkllm.config.LlmOptions;
 import io.flinkllm.engine.SharedTasks;
+import io.flinkllm.engine.TaskSource;
 import io.flinkllm.metrics.LlmMetrics;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -65,7 +66,7 @@ public final class FlinkBench {
         String options = "error-handling-strategy=ignore; error-column=true";
         LlmOptions held = LlmOptions.resolve(options, null);
         long opened = System.nanoTime();
-        SharedTasks.acquire(task.toString(), held);
+        SharedTasks.acquire(TaskSource.file(task.toString()), held);
         System.err.printf("task open and warm in %d ms%n", (System.nanoTime() - opened) / 1_000_000);
         try {
             for (String run : args.get("runs").split(",")) {
@@ -73,7 +74,7 @@ public final class FlinkBench {
                 System.out.println(run(async, task, input, options, rows, concurrency, out.resolve(run.trim() + ".jsonl")));
             }
         } finally {
-            SharedTasks.release(task.toString(), held);
+            SharedTasks.release(TaskSource.file(task.toString()), held);
         }
         // The MiniCluster leaves non-daemon threads behind.
         System.exit(0);

@@ -21,9 +21,15 @@ final class ErrorPolicy {
     }
 
     private final LlmOptions options;
+    /** {@code llm()} or {@code ML_PREDICT}. */
+    private final String caller;
+    /** The task file or model, as errors name it. */
+    private final String task;
 
-    ErrorPolicy(LlmOptions options) {
+    ErrorPolicy(LlmOptions options, String caller, String task) {
         this.options = options;
+        this.caller = caller;
+        this.task = task;
     }
 
     Outcome decide(LlmException e) {
@@ -43,11 +49,11 @@ final class ErrorPolicy {
      * The exception that fails the job: the task, the kind, the row (the start of its input:
      * a scalar function sees no key or offset) and which option would have let the row through.
      */
-    LlmException fail(String taskPath, String input, LlmException e) {
+    LlmException fail(String input, LlmException e) {
         String hint = e instanceof InputTooLongException && options.contextOverflow == LlmOptions.ContextOverflow.FAILOVER
                 ? LlmOptions.CONTEXT_OVERFLOW_ACTION.key() + "=failover; truncated-tail (the default), truncated-head or skipped keep the job running"
                 : LlmOptions.ERROR_HANDLING_STRATEGY.key() + "=failover; set it to ignore to emit NULL instead";
-        return new LlmException(e.kind(), "llm() failed on task " + taskPath + " (" + e.kind() + ") for the row whose input starts "
+        return new LlmException(e.kind(), caller + " failed on task " + task + " (" + e.kind() + ") for the row whose input starts "
                 + quote(input) + ": " + e.getMessage() + " [" + hint + "]", e);
     }
 
@@ -61,13 +67,8 @@ final class ErrorPolicy {
         return "\"" + head + "\"" + (end < input.length() ? "... (" + input.length() + " chars)" : "");
     }
 
-    /** The value of a row that continues: NULL, or with the error column a ROW holding only the reason. */
-    Object[] continued(Outcome outcome, LlmException e, int schemaFields) {
-        if (!options.errorColumn) {
-            return null;
-        }
-        Object[] fields = new Object[schemaFields + 1];
-        fields[schemaFields] = (outcome == Outcome.SKIPPED ? "skipped: " : "") + e.kind() + ": " + e.getMessage();
-        return fields;
+    /** The reason a continued row carries (error column, {@code error-string} metadata column). */
+    static String reason(Outcome outcome, LlmException e) {
+        return (outcome == Outcome.SKIPPED ? "skipped: " : "") + e.kind() + ": " + e.getMessage();
     }
 }

@@ -6,6 +6,7 @@ import io.flinkllm.engine.AllowedPaths;
 import io.flinkllm.engine.Engine;
 import io.flinkllm.engine.NativeLibrary;
 import io.flinkllm.engine.SharedTasks;
+import io.flinkllm.engine.TaskSource;
 import io.flinkllm.metrics.LlmMetrics;
 import java.io.Serializable;
 import java.nio.file.Path;
@@ -45,29 +46,51 @@ public final class LlmCall implements Serializable {
     public static final String TASKS_DIR_ENV = "FLINKLLM_TASKS_DIR";
 
     // null on the instance CREATE FUNCTION makes (before the planner specializes it).
-    public final String taskPath;
-    final String outputType;
+    public final TaskSource task;
+    /** Who calls, for errors: {@code llm()} or {@code ML_PREDICT}. */
+    private final String caller;
+    /** The result ROW's type ({@link org.apache.flink.table.types.logical.LogicalType#asSerializableString}). */
+    private final String rowType;
+    /** The ROW field a continued row's reason goes to; -1: none. The task's fields fill the others, in order. */
+    private final int errorField;
+    /**
+     * A NULL-input or continued row is a ROW of NULLs (with its reason in {@link #errorField})
+     * instead of NULL: {@code ML_PREDICT} emits nothing for a NULL result, and must keep the row.
+     */
+    private final boolean keepRow;
     public final LlmOptions options;
     /** Results as {@link RowData} instead of {@link Row}. */
     private final boolean internalRows;
 
-    private transient DataType rowType;
+    private transient DataType resultType;
     private transient long handle;
     private transient volatile boolean opened;
-    private transient int schemaFields;
+    private transient int rowFields;
     private transient ErrorPolicy policy;
     private transient LlmMetrics metrics;
 
-    private LlmCall(String taskPath, String outputType, LlmOptions options, boolean internalRows) {
-        this.taskPath = taskPath;
-        this.outputType = outputType;
+    private LlmCall(TaskSource task, String caller, String rowType, int errorField, boolean keepRow, LlmOptions options, boolean internalRows) {
+        this.task = task;
+        this.caller = caller;
+        this.rowType = rowType;
+        this.errorField = errorField;
+        this.keepRow = keepRow;
         this.options = options;
         this.internalRows = internalRows;
     }
 
     /** The call before planning: no task yet. */
     public static LlmCall unplanned(boolean internalRows) {
-        return new LlmCall(null, null, LlmOptions.defaults(), internalRows);
+        return new LlmCall(null, "llm()", null, -1, false, LlmOptions.defaults(), internalRows);
+    }
+
+    /**
+     * A model provider's call: results are internal ROWs of {@code rowType}, never NULL; the
+     * task's fields fill it in order, skipping {@code errorField} (-1: none), which holds a
+     * continued row's reason.
+     */
+    public static LlmCall forModel(TaskSource task, DataType rowType, int errorField, LlmOptions options) {
+        return new LlmCall(task, "ML_PREDICT", rowType.getLogicalType().asSerializableString(), errorField, true, options, true);
     }
 
     // ---------------------------------------------------------------- planning
@@ -87,7 +110,7 @@ public final class LlmCall implements Serializable {
                 // (error-column) come from the call literal or system properties.
                 .outputTypeStrategy(call -> {
                     LlmOptions options = options(call, null);
-                    return Optional.of(outputDataType(describe(resolveTask(call, null), options), options, internalRows));
+                    return Optional.of(outputDataType(describe(TaskSource.file(resolveTask(call, null).toString()), options), options, internalRows));
                 })
                 .build();
     }
@@ -98,7 +121,8 @@ public final class LlmCall implements Serializable {
         ReadableConfig config = context.getConfiguration();
         String path = resolveTask(call, config).toString();
         LlmOptions options = options(call, config);
-        String type = describe(Paths.get(path), options);
+        TaskSource task = TaskSource.file(path);
+        String type = describe(task, options);
         // Type inference cannot see the job configuration; if flinkllm.tasks.dir or
         // flinkllm.error-column set there changes the type, the plan would be wrong.
         DataType planned = call.getOutputDataType().orElse(null);
@@ -109,7 +133,9 @@ public final class LlmCall implements Serializable {
                     + " The planner does not see it there: give error-column in the call's options, set either as a system property / "
                     + TASKS_DIR_ENV + ", or use an absolute task path)");
         }
-        return new LlmCall(path, type, options, internalRows);
+        DataType row = RowTypes.output(type, options.errorColumn);
+        int errorField = options.errorColumn ? row.getChildren().size() - 1 : -1;
+        return new LlmCall(task, "llm()", row.getLogicalType().asSerializableString(), errorField, false, options, internalRows);
     }
 
     private static LlmOptions options(CallContext call, ReadableConfig config) {
@@ -133,11 +159,20 @@ public final class LlmCall implements Serializable {
     public static Path resolveTask(CallContext call, ReadableConfig config) {
         String literal = call.getArgumentValue(0, String.class).orElseThrow(
                 () -> new ValidationException("llm(): the first argument must be a non-NULL STRING literal naming a task file"));
-        Path path = Paths.get(literal);
+        return resolveFile(literal, config, "llm(): task path");
+    }
+
+    /**
+     * A file a job names ({@code what}, for errors): absolute, or relative to the tasks
+     * directory ({@code flinkllm.tasks.dir} in {@code config}, as a system property, or
+     * {@code FLINKLLM_TASKS_DIR}).
+     */
+    public static Path resolveFile(String name, ReadableConfig config, String what) {
+        Path path = Paths.get(name);
         if (!path.isAbsolute()) {
             String dir = tasksDir(config);
             if (dir == null) {
-                throw new ValidationException("llm(): task path '" + literal + "' is relative but no tasks directory is set: use an absolute path, or set "
+                throw new ValidationException(what + " '" + name + "' is relative but no tasks directory is set: use an absolute path, or set "
                         + TASKS_DIR_ENV + " / -D" + TASKS_DIR_OPTION + " for the planning process");
             }
             path = Paths.get(dir).resolve(path);
@@ -153,42 +188,54 @@ public final class LlmCall implements Serializable {
         return tried.stream().filter(v -> v != null && !v.isEmpty()).findFirst().orElse(null);
     }
 
-    private static String describe(Path task, LlmOptions options) {
+    private static String describe(TaskSource task, LlmOptions options) {
         try {
-            NativeLibrary.load();
-            String type = Engine.outputType(task.toString(), AllowedPaths.current());
-            // A broken model directory should fail here, at planning, not on the task managers.
-            Engine.checkModel(task.toString(), options.model, AllowedPaths.current());
-            return type;
+            return describeTask(task, options);
         } catch (LlmException e) {
             throw new ValidationException("llm(): cannot use task " + task + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The task's output type (a Flink SQL ROW type), after checking its model directory: a
+     * broken one should fail at planning, not on the task managers.
+     */
+    public static String describeTask(TaskSource task, LlmOptions options) {
+        NativeLibrary.load();
+        String type = task.outputType(AllowedPaths.current());
+        task.checkModel(options.model, AllowedPaths.current());
+        return type;
     }
 
     // ---------------------------------------------------------------- runtime
 
     /** Opens (or shares) the native task; {@code function} names the caller in errors. */
     public void open(FunctionContext context, String function) {
-        if (taskPath == null) {
+        if (task == null) {
             throw new IllegalStateException(function + " was not specialized by the planner; call it from SQL or the Table API");
         }
-        rowType = RowTypes.output(outputType, options.errorColumn);
-        schemaFields = RowTypes.parse(outputType).getChildren().size();
-        policy = new ErrorPolicy(options);
-        handle = SharedTasks.acquire(taskPath, options);
+        resultType = RowTypes.parse(rowType);
+        rowFields = resultType.getChildren().size();
+        policy = new ErrorPolicy(options, caller, task.label);
+        handle = SharedTasks.acquire(task, options);
         opened = true;
         // Fixed once the task is open (weights, index, prefix cache), so read it once.
         long nativeBytes = Engine.nativeMemoryBytes(handle);
         metrics = new LlmMetrics(context.getMetricGroup(), nativeBytes);
     }
 
-    /** One row on this thread: NULL for a NULL input, else {@link #generate}. */
+    /** One row on this thread: NULL (or a ROW of NULLs) for a NULL input, else {@link #generate}. */
     public Object run(String input) {
         if (input == null) {
-            metrics.nullInput();
-            return null;
+            return nullInput();
         }
         return generate(input, started());
+    }
+
+    /** The result of a NULL input: NULL, or a ROW of NULLs where the row must be kept. */
+    public Object nullInput() {
+        metrics.nullInput();
+        return keepRow ? toRow(new Object[rowFields]) : null;
     }
 
     /** Counts a non-NULL row as in flight from now; the value goes to {@link #generate}. */
@@ -199,26 +246,46 @@ public final class LlmCall implements Serializable {
     /**
      * Runs the model on one input (blocking) and applies the error policy: the ROW, a NULL or
      * error-column ROW for a row that continues, or the {@link LlmException} that fails the job.
+     * A value the ROW type cannot hold (a task file's integer beyond an INT column) fails the
+     * row like an engine error.
      */
     public Object generate(String input, long started) {
         long[] stats = new long[Engine.STATS];
         try {
             Object[] fields = Engine.generate(handle, input, options.timeoutMillis, stats);
             metrics.tokens(stats);
-            return toRow(options.errorColumn ? Arrays.copyOf(fields, schemaFields + 1) : fields);
+            return toRow(withErrorField(fields));
         } catch (LlmException e) {
             ErrorPolicy.Outcome outcome = policy.decide(e);
             metrics.failed(e.kind());
             if (outcome == ErrorPolicy.Outcome.FAIL) {
-                throw policy.fail(taskPath, input, e);
+                throw policy.fail(input, e);
             }
             metrics.continued(outcome == ErrorPolicy.Outcome.SKIPPED);
             LOG.warn("flinkllm: row {} ({}): {}", outcome == ErrorPolicy.Outcome.SKIPPED ? "skipped" : "ignored", e.kind(), e.getMessage());
-            return toRow(policy.continued(outcome, e, schemaFields));
+            if (errorField < 0 && !keepRow) {
+                return null;
+            }
+            Object[] row = new Object[rowFields];
+            if (errorField >= 0) {
+                row[errorField] = ErrorPolicy.reason(outcome, e);
+            }
+            return toRow(row);
         } finally {
             metrics.inputRepaired(stats);
             metrics.finished(started);
         }
+    }
+
+    /** The task's fields in ROW order, with an empty {@link #errorField} slot. */
+    private Object[] withErrorField(Object[] fields) {
+        if (errorField < 0) {
+            return fields;
+        }
+        Object[] row = new Object[fields.length + 1];
+        System.arraycopy(fields, 0, row, 0, errorField);
+        System.arraycopy(fields, errorField, row, errorField + 1, fields.length - errorField);
+        return row;
     }
 
     /** A row counted by {@link #started} that will not run after all. */
@@ -227,13 +294,13 @@ public final class LlmCall implements Serializable {
     }
 
     private Object toRow(Object[] fields) {
-        return internalRows ? RowTypes.toInternal(rowType, fields) : RowTypes.toExternal(rowType, fields);
+        return internalRows ? RowTypes.toInternal(resultType, fields) : RowTypes.toExternal(resultType, fields);
     }
 
     public void close() {
         if (opened) {
             opened = false;
-            SharedTasks.release(taskPath, options);
+            SharedTasks.release(task, options);
         }
     }
 }

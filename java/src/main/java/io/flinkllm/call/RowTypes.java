@@ -1,12 +1,22 @@
 package io.flinkllm.call;
 
+import io.flinkllm.LlmException;
 import java.lang.reflect.Array;
+import java.math.BigDecimal;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.table.data.GenericArrayData;
 import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.DecimalData;
 import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
 import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.logical.CharType;
+import org.apache.flink.table.types.logical.DecimalType;
+import org.apache.flink.table.types.logical.LogicalType;
 import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.table.types.logical.RowType;
 import org.apache.flink.table.types.logical.VarCharType;
@@ -27,7 +37,7 @@ public final class RowTypes {
     /** The name of the field {@code error-column=true} appends. */
     public static final String ERROR_FIELD = "error";
 
-    static DataType parse(String sqlType) {
+    public static DataType parse(String sqlType) {
         return TypeConversions.fromLogicalToDataType(LogicalTypeParser.parse(sqlType, RowTypes.class.getClassLoader()));
     }
 
@@ -92,6 +102,67 @@ public final class RowTypes {
             }
             return internal ? new GenericArrayData((Object[]) array) : array;
         }
-        return internal && value instanceof String ? StringData.fromString((String) value) : value;
+        return internal ? internalScalar(type.getLogicalType(), value) : value;
+    }
+
+    /**
+     * A scalar of the native shape (String, Long, Double, Boolean) as the internal value of the
+     * column type: the functions' types are the shape's own, a model provider's OUTPUT columns
+     * may narrow them (INT from an integer, DATE from a date string, ...). A value the type
+     * cannot hold fails the row ({@link LlmException} of kind {@code InvalidOutput}).
+     */
+    private static Object internalScalar(LogicalType type, Object value) {
+        try {
+            switch (type.getTypeRoot()) {
+                case CHAR:
+                    return StringData.fromString(padded((String) value, ((CharType) type).getLength()));
+                case VARCHAR:
+                    return StringData.fromString((String) value);
+                case TINYINT:
+                    return (byte) Math.toIntExact(fitting((Long) value, Byte.MIN_VALUE, Byte.MAX_VALUE));
+                case SMALLINT:
+                    return (short) Math.toIntExact(fitting((Long) value, Short.MIN_VALUE, Short.MAX_VALUE));
+                case INTEGER:
+                    return Math.toIntExact((Long) value);
+                case FLOAT:
+                    return ((Number) value).floatValue();
+                case DOUBLE:
+                    return ((Number) value).doubleValue();
+                case DECIMAL:
+                    DecimalType decimal = (DecimalType) type;
+                    DecimalData d = DecimalData.fromBigDecimal(new BigDecimal(value.toString()), decimal.getPrecision(), decimal.getScale());
+                    if (d == null) {
+                        throw new ArithmeticException(value + " has more than " + decimal.getPrecision() + " digits");
+                    }
+                    return d;
+                case DATE:
+                    return (int) LocalDate.parse((String) value).toEpochDay();
+                case TIMESTAMP_WITHOUT_TIME_ZONE:
+                    // The wall-clock time as written; the offset is dropped.
+                    return TimestampData.fromLocalDateTime(OffsetDateTime.parse((String) value).toLocalDateTime());
+                case TIMESTAMP_WITH_LOCAL_TIME_ZONE:
+                    return TimestampData.fromInstant(OffsetDateTime.parse((String) value).toInstant());
+                default:
+                    return value;
+            }
+        } catch (ArithmeticException | DateTimeParseException | ClassCastException | NumberFormatException e) {
+            throw new LlmException("InvalidOutput", "the answer's value " + value + " does not fit " + type + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static long fitting(long value, long min, long max) {
+        if (value < min || value > max) {
+            throw new ArithmeticException("out of range [" + min + ", " + max + "]");
+        }
+        return value;
+    }
+
+    /** CHAR(n) values are padded with spaces to n characters, as Flink's CAST does. */
+    private static String padded(String value, int length) {
+        StringBuilder out = new StringBuilder(value);
+        while (out.length() < length) {
+            out.append(' ');
+        }
+        return out.toString();
     }
 }

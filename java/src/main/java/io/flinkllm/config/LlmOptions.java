@@ -128,6 +128,78 @@ public final class LlmOptions implements Serializable {
             .noDefaultValue()
             .withDescription("Folder for relative task file names (also the environment variable FLINKLLM_TASKS_DIR).");
 
+    // ------------------------------------------------ model provider only (CREATE MODEL ... WITH)
+
+    /** Kinds of task, as Flink's {@code TaskType} and Confluent's providers name them; this provider has one so far. */
+    public static final String TEXT_GENERATION = "text_generation";
+
+    public static final ConfigOption<String> TASK = key("task")
+            .stringType()
+            .defaultValue(TEXT_GENERATION)
+            .withDescription("The kind of task: text_generation (a decoder model writes the OUTPUT columns).");
+
+    public static final ConfigOption<String> TASK_FILE = key("task-file")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("A task file (absolute, or relative to flinkllm.tasks.dir) instead of the prompt options; its schema must "
+                    + "agree with the OUTPUT columns.");
+
+    public static final ConfigOption<String> SYSTEM_PROMPT = key("system-prompt")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("Instructions to the model; the list of OUTPUT fields is appended to them.");
+
+    public static final ConfigOption<String> SYSTEM_PROMPT_FILE = key("system-prompt-file")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("A file holding the system prompt (instead of system-prompt).");
+
+    public static final ConfigOption<String> EXAMPLES_FILE = key("examples-file")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("JSONL of {\"input\": ..., \"output\": {...}} few-shot examples; every output must match the OUTPUT schema.");
+
+    public static final ConfigOption<String> INPUT_TEMPLATE = key("input-template")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("The user turn, with {column} naming INPUT columns. Default: the single INPUT column's text.");
+
+    public static final ConfigOption<String> SCHEMA = key("schema")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("A JSON Schema of the answer, for what the output.<column>.<keyword> options cannot say; it must agree "
+                    + "with the OUTPUT columns.");
+
+    public static final ConfigOption<Double> TEMPERATURE = key("temperature")
+            .doubleType()
+            .noDefaultValue()
+            .withDescription("0 (the default): greedy; above 0: sampling, seeded per row by seed and the input.");
+
+    public static final ConfigOption<Double> TOP_P = key("top-p")
+            .doubleType()
+            .noDefaultValue()
+            .withDescription("Nucleus sampling cut-off in (0, 1] (default 1).");
+
+    public static final ConfigOption<Long> SEED = key("seed")
+            .longType()
+            .noDefaultValue()
+            .withDescription("Seeds each row's sampler together with its input (default 0): a replay gives the same answers.");
+
+    public static final ConfigOption<Integer> THREADS = key("threads")
+            .intType()
+            .noDefaultValue()
+            .withDescription("ONNX Runtime threads of the model (default: the CPU count, at most 8).");
+
+    public static final ConfigOption<String> ERROR_STRING_COLUMN = key("error-string-column")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("A STRING OUTPUT column that is not answered by the model but holds why a row failed (NULL when it did "
+                    + "not): with error-handling-strategy=ignore the row keeps its input, NULL answers and this reason. Flink 2.3 refuses "
+                    + "METADATA columns in CREATE MODEL, so this stands in for the openai provider's 'error-string' metadata.");
+
+    /** Per-column constraints: {@code output.<column>[.<field>...].<keyword>}. */
+    public static final String OUTPUT_PREFIX = "output.";
+
     /** Options a call literal may carry (tasks.dir names a file location, not a row policy). */
     public static final List<ConfigOption<?>> CALL_OPTIONS =
             Arrays.asList(MODEL, ERROR_HANDLING_STRATEGY, ERROR_COLUMN, MAX_TOKENS, TIMEOUT, CONTEXT_OVERFLOW_ACTION, BATCH_SIZE);
@@ -153,6 +225,13 @@ public final class LlmOptions implements Serializable {
         this.timeoutMillis = options.getOptional(TIMEOUT).map(d -> Math.max(1, d.toMillis())).orElse(0L);
         this.contextOverflow = options.getOptional(CONTEXT_OVERFLOW_ACTION).orElse(null);
         this.batchSize = options.get(BATCH_SIZE);
+    }
+
+    /** A model provider's options, from its {@code WITH} clause only. */
+    public static LlmOptions fromModel(Map<String, String> withOptions) {
+        Configuration options = Configuration.fromMap(withOptions);
+        validate(options);
+        return new LlmOptions(options);
     }
 
     public static LlmOptions defaults() {

@@ -18,8 +18,11 @@ public final class Engine {
     /**
      * The Flink SQL type of the task's output, e.g. {@code ROW<`a` STRING NOT NULL, `b`
      * BIGINT>}, read from the task file and its JSON schema without loading the model.
+     *
+     * <p>Every method taking {@code task, taskDocument}: {@code task} is a task file's path, or
+     * with {@code taskDocument} non-null the label of that task document ({@link TaskSource}).
      */
-    public static native String outputType(String taskPath, String allowedPaths);
+    public static native String outputType(String task, String taskDocument, String allowedPaths);
 
     /** Indexes into the {@code stats} array {@link #generate} fills. */
     public static final int STAT_PROMPT_TOKENS = 0;
@@ -33,7 +36,7 @@ public final class Engine {
      * Checks that the task's model directory is usable (manifest, tokenizer and graph files
      * present and consistent) without loading the model, so a broken one fails at planning.
      */
-    public static native void checkModel(String taskPath, String model, String allowedPaths);
+    public static native void checkModel(String task, String taskDocument, String model, String allowedPaths);
 
     /**
      * Opens the task; its model comes from the engine's process-wide shared registry. Every
@@ -49,7 +52,8 @@ public final class Engine {
      * @param allowedPaths {@link AllowedPaths#current()}: directories files may be read from, or
      *     null for anywhere (also for {@link #outputType} and {@link #checkModel})
      */
-    public static native long open(String taskPath, String model, long maxTokens, String contextOverflow, int batchSize, String allowedPaths);
+    public static native long open(String task, String taskDocument, String model, long maxTokens, String contextOverflow, int batchSize,
+            String allowedPaths);
 
     /** Runs one throw-away row so the first real row does not pay one-time costs. */
     public static native void warmUp(long handle);

@@ -12,7 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One open task per task file and engine options ({@link LlmOptions#engineKey}: max-tokens,
+ * One open task per {@link TaskSource} and engine options ({@link LlmOptions#engineKey}: max-tokens,
  * context overflow, batch-size — exactly what makes the engine open a task of its own) per
  * class loader, shared by every slot and by every generated operator of a job (Flink may call {@code open()} several times in one job), so
  * the model, the constraint index and the prompt-prefix cache exist once per task manager.
@@ -42,14 +42,14 @@ public final class SharedTasks {
     private SharedTasks() {}
 
     /** Opens (and warms up) the task on first use; later callers get the same handle. */
-    public static synchronized long acquire(String taskPath, LlmOptions options) {
-        String key = key(taskPath, options);
+    public static synchronized long acquire(TaskSource task, LlmOptions options) {
+        String key = key(task, options);
         Entry entry = OPEN.get(key);
         if (entry == null) {
             NativeLibrary.load();
             long started = System.nanoTime();
             String overflow = options.contextOverflow == null ? null : options.contextOverflow.engineSetting();
-            entry = new Entry(Engine.open(taskPath, options.model, options.maxTokens, overflow, options.batchSize, AllowedPaths.current()));
+            entry = new Entry(task.open(options.model, options.maxTokens, overflow, options.batchSize, AllowedPaths.current()));
             try {
                 Engine.warmUp(entry.handle);
             } catch (RuntimeException e) {
@@ -57,15 +57,15 @@ public final class SharedTasks {
                 throw e;
             }
             OPEN.put(key, entry);
-            LOG.info("flinkllm opened task {} ({}) in {} ms (model loads in this process: {})", taskPath, options.engineKey(),
+            LOG.info("flinkllm opened task {} ({}) in {} ms (model loads in this process: {})", task, options.engineKey(),
                     (System.nanoTime() - started) / 1_000_000, Engine.modelLoads());
         }
         entry.users++;
         return entry.handle;
     }
 
-    public static synchronized void release(String taskPath, LlmOptions options) {
-        String key = key(taskPath, options);
+    public static synchronized void release(TaskSource task, LlmOptions options) {
+        String key = key(task, options);
         Entry entry = OPEN.get(key);
         if (entry != null && --entry.users == 0) {
             OPEN.remove(key);
@@ -74,7 +74,7 @@ public final class SharedTasks {
                 entry.async.shutdown();
             }
             Engine.close(entry.handle);
-            LOG.info("flinkllm closed task {}", taskPath);
+            LOG.info("flinkllm closed task {}", task);
         }
     }
 
@@ -83,10 +83,10 @@ public final class SharedTasks {
      * least {@code threads} threads: created on first use, grown when a later user wants more.
      * Idle threads end after a minute.
      */
-    public static synchronized Executor asyncExecutor(String taskPath, LlmOptions options, int threads) {
-        Entry entry = OPEN.get(key(taskPath, options));
+    public static synchronized Executor asyncExecutor(TaskSource task, LlmOptions options, int threads) {
+        Entry entry = OPEN.get(key(task, options));
         if (entry == null) {
-            throw new IllegalStateException("task " + taskPath + " is not open");
+            throw new IllegalStateException("task " + task + " is not open");
         }
         int size = Math.max(1, threads);
         if (entry.async == null) {
@@ -104,14 +104,14 @@ public final class SharedTasks {
     }
 
     /** Threads of the task's async executor right now (0 without one; for tests). */
-    public static synchronized int asyncThreads(String taskPath, LlmOptions options) {
-        Entry entry = OPEN.get(key(taskPath, options));
+    public static synchronized int asyncThreads(TaskSource task, LlmOptions options) {
+        Entry entry = OPEN.get(key(task, options));
         return entry == null || entry.async == null ? 0 : entry.async.getPoolSize();
     }
 
     /** Number of slots/operators currently using the task with these options (for tests). */
-    public static synchronized int users(String taskPath, LlmOptions options) {
-        Entry entry = OPEN.get(key(taskPath, options));
+    public static synchronized int users(TaskSource task, LlmOptions options) {
+        Entry entry = OPEN.get(key(task, options));
         return entry == null ? 0 : entry.users;
     }
 
@@ -120,7 +120,7 @@ public final class SharedTasks {
         return OPEN.size();
     }
 
-    private static String key(String taskPath, LlmOptions options) {
-        return taskPath + "\n" + options.engineKey();
+    private static String key(TaskSource task, LlmOptions options) {
+        return task.label + "\n" + task.document + "\n" + options.engineKey();
     }
 }

@@ -20,7 +20,7 @@ public class SharedTasksTest {
     @Test
     public void callsDifferingOnlyInBatchSizeGetTasksOfTheirOwn() throws Exception {
         Path dir = Files.createTempDirectory("shared-tasks");
-        String task = TestSupport.write(dir.resolve("tiny.task.json"), TinyModelSqlTest.taskJson(TestSupport.model("tiny"), 16)).toString();
+        TaskSource task = TaskSource.file(TestSupport.write(dir.resolve("tiny.task.json"), TinyModelSqlTest.taskJson(TestSupport.model("tiny"), 16)).toString());
         NativeLibrary.load();
         LlmOptions one = LlmOptions.resolve("batch-size=1", null);
         LlmOptions four = LlmOptions.resolve("batch-size=4", null);
