@@ -1,6 +1,8 @@
 """End to end on a real standalone Flink 2.3.0 cluster (1 JobManager, 2 TaskManagers on
-127.0.0.1), the UDF JAR in lib/, `bin/sql-client.sh -f sql/support_tickets.sql` over all
-98 tickets: 98 output rows, each schema-valid, every event_id exactly once.
+127.0.0.1), the UDF JAR in lib/, `bin/sql-client.sh -f` over all 98 tickets, for the llm()
+job (sql/support_tickets.sql) and the CREATE MODEL + ML_PREDICT job
+(sql/support_tickets_ml_predict.sql): 98 output rows, each schema-valid, every event_id
+exactly once.
 
     python tests/e2e/test_support_tickets.py      (needs jsonschema: the tools venv has it)
 """
@@ -17,13 +19,19 @@ SHARED = (ROOT / ".." / "shared").resolve()
 
 class SupportTicketsOnCluster(unittest.TestCase):
     def test_every_ticket_enriched_once_and_valid(self):
+        self.check_job("support_tickets")
+
+    def test_ml_predict_job_enriches_every_ticket_once_and_valid(self):
+        # The model's OUTPUT columns and output.* options state the seed task's schema.
+        self.check_job("support_tickets_ml_predict")
+
+    def check_job(self, job):
         tickets = [json.loads(l) for l in (SHARED / "datasets" / "support_tickets.jsonl").read_text().splitlines() if l.strip()]
         task = json.loads((ROOT / "tasks" / "support_ticket.task.json").read_text())
         schema = task.get("schema") or json.loads((ROOT / "tasks" / task["schema_file"]).read_text())
-        out, seconds = run_job(ROOT / "sql" / "support_tickets.sql", ROOT / "tests" / "e2e" / "work" / "support_tickets",
-                               data=SHARED / "datasets")
-        rows = read_rows(out / "support_tickets")
-        print(f"{len(rows)} rows in {seconds:.0f}s")
+        out, seconds = run_job(ROOT / "sql" / f"{job}.sql", ROOT / "tests" / "e2e" / "work" / job, data=SHARED / "datasets")
+        rows = read_rows(out / job)
+        print(f"{job}: {len(rows)} rows in {seconds:.0f}s")
         self.assertEqual(len(rows), len(tickets))
         self.assertEqual(sorted(r["event_id"] for r in rows), sorted(t["event_id"] for t in tickets))
         by_id = {t["event_id"]: t for t in tickets}

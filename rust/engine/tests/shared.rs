@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use flinkllm_engine::{registry, ErrorKind, Task, TaskOptions, TaskSpec};
+use flinkllm_engine::{registry, ErrorKind, Task, TaskOptions, TaskSource, TaskSpec};
 use serde_json::json;
 
 fn tiny_model() -> PathBuf {
@@ -183,4 +183,25 @@ fn calls_differing_only_in_batch_size_get_tasks_of_their_own_over_one_model() {
     assert_eq!((one.batching().max_batch, four.batching().max_batch), (1, 4));
     assert!(std::ptr::eq(one.model(), four.model()), "one model for both");
     assert_eq!(one.run("same row").unwrap(), four.run("same row").unwrap());
+}
+
+#[test]
+fn task_documents_run_like_task_files_and_are_named_by_their_label() {
+    let dir = scratch("document");
+    let file = write_task(&dir, "doc.json", json!({}));
+    let json = std::fs::read_to_string(&file).unwrap();
+    let doc = |json: &str| TaskSource::Inline { label: "model m".into(), base: dir.clone(), json: json.into() };
+    let opts = TaskOptions::default();
+    let from_file = Task::load(&file, &opts).unwrap();
+    let from_doc = Task::load_source(doc(&json), &opts).unwrap();
+    assert!(Task::load_source(doc(&json), &opts).unwrap().same_task(&from_doc), "equal documents share one open task");
+    assert!(!from_doc.same_task(&from_file));
+    assert_eq!(from_doc.spec().name, "model m");
+    for input in ["first row", "second row"] {
+        assert_eq!(from_doc.run(input).unwrap(), from_file.run(input).unwrap());
+    }
+    let broken = json.replace("\"threads\":1", "\"threads\":0");
+    assert_ne!(broken, json);
+    let e = TaskSpec::from_source(&doc(&broken), &opts).err().unwrap();
+    assert!(e.to_string().starts_with("model m: "), "{e}");
 }

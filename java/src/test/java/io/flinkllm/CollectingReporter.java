@@ -24,17 +24,17 @@ public class CollectingReporter implements MetricReporter {
     private static final Map<String, Metric> SEEN = new ConcurrentHashMap<>();
 
     /** Registers this reporter on a MiniCluster configuration. */
-    static void install(Configuration conf) {
+    public static void install(Configuration conf) {
         conf.setString("metrics.reporters", "collect");
         conf.setString("metrics.reporter.collect.factory.class", Factory.class.getName());
     }
 
-    static void clear() {
+    public static void clear() {
         SEEN.clear();
     }
 
     /** Sum of the counters named {@code flinkllm.<name>} over all subtasks; -1 if none is registered. */
-    static long counter(String name) {
+    public static long counter(String name) {
         long sum = -1;
         for (Map.Entry<String, Metric> e : SEEN.entrySet()) {
             if (e.getKey().endsWith("." + LlmMetrics.GROUP + "." + name) && e.getValue() instanceof Counter) {
@@ -44,11 +44,11 @@ public class CollectingReporter implements MetricReporter {
         return sum;
     }
 
-    static Object gauge(String name) {
+    public static Object gauge(String name) {
         return find(name, Gauge.class).getValue();
     }
 
-    static Histogram histogram(String name) {
+    public static Histogram histogram(String name) {
         return find(name, Histogram.class);
     }
 
@@ -68,7 +68,7 @@ public class CollectingReporter implements MetricReporter {
     public void close() {}
 
     /** The largest {@code numRestarts} of any job the MiniCluster ran since {@link #clear}; -1 if none was registered. */
-    static long jobRestarts() {
+    public static long jobRestarts() {
         long most = -1;
         for (Map.Entry<String, Metric> e : SEEN.entrySet()) {
             if (e.getKey().endsWith("." + RESTARTS) && e.getValue() instanceof Gauge) {

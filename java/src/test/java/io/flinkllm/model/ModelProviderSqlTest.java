@@ -6,6 +6,7 @@ import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import io.flinkllm.CollectingReporter;
 import io.flinkllm.TestSupport;
 import io.flinkllm.TinyModelSqlTest;
 import io.flinkllm.engine.SharedTasks;
@@ -235,6 +236,22 @@ public class ModelProviderSqlTest {
                 assertTrue(r.toString(), Arrays.asList("a", "b").contains((String) r.getField(1)) && (Integer) r.getField(2) >= 1 && (Integer) r.getField(2) <= 2);
             }
         }
+    }
+
+    @Test
+    public void metricsUnderTheFlinkllmGroup() throws Exception {
+        CollectingReporter.clear();
+        Configuration conf = new Configuration();
+        CollectingReporter.install(conf);
+        TableEnvironment env = TestSupport.messagesEnv(1, conf, input);
+        env.executeSql(createModel("classify", "message STRING", CLASSIFY_COLUMNS, CLASSIFY_OPTIONS));
+        assertEquals(5, predict(env, "classify", "label", "MAP['async', 'false']").size());
+        assertEquals("every input is a row", 5, CollectingReporter.counter("rows"));
+        assertEquals(1, CollectingReporter.counter("nullInputs"));
+        assertEquals(0, CollectingReporter.counter("errors"));
+        assertEquals("one latency per model call", 4, CollectingReporter.histogram("latencyMs").getCount());
+        assertTrue(CollectingReporter.counter("generatedTokens") >= 8);
+        assertTrue((Long) CollectingReporter.gauge("nativeMemoryBytes") > 16_000_000L);
     }
 
     /** Each mistake fails at planning, naming what is wrong. */
