@@ -124,13 +124,14 @@ public class ModelProviderSqlTest {
     public void everyTypeRoundTripsThroughTheModel() throws Exception {
         TableEnvironment env = env();
         String columns = "s STRING, c CHAR(3), v VARCHAR(5), b BOOLEAN, ti TINYINT, si SMALLINT, i INT, bi BIGINT, f FLOAT, d DOUBLE, "
-                + "amount DECIMAL(5, 2), dt DATE, ts TIMESTAMP(3), tl TIMESTAMP_LTZ(3), arr ARRAY<INT>, r ROW<x INT, y ARRAY<VARCHAR(4)>>";
+                + "amount DECIMAL(5, 2), dt DATE, ts TIMESTAMP(3), tl TIMESTAMP_LTZ(3), arr ARRAY<INT>, r ROW<x INT, y ARRAY<VARCHAR(4)>>, u STRING";
         env.executeSql(createModel("types", "message STRING", columns, "'output.s.pattern' = '[a-z]{1,6}', 'output.arr.max-items' = '3', "
                 + "'output.r.y.max-items' = '2', 'output.bi.minimum' = '-5', 'output.bi.maximum' = '5', 'output.d.maximum' = '2.5', "
-                + "'output.i.minimum' = '10', 'output.r.x.maximum' = '3'"));
-        String names = "s, c, v, b, ti, si, i, bi, f, d, amount, dt, ts, tl, arr, r";
+                + "'output.i.minimum' = '10', 'output.r.x.maximum' = '3', 'output.v.min-length' = '2', 'output.s.description' = 'one word', "
+                + "'output.u.format' = 'uuid', 'output.arr.min-items' = '1'"));
+        String names = "s, c, v, b, ti, si, i, bi, f, d, amount, dt, ts, tl, arr, r, u";
         assertEquals("[INT, STRING, CHAR(3), VARCHAR(5), BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE, DECIMAL(5, 2), DATE, "
-                        + "TIMESTAMP(3), TIMESTAMP_LTZ(3), ARRAY<INT>, ROW<`x` INT, `y` ARRAY<VARCHAR(4)>>]",
+                        + "TIMESTAMP(3), TIMESTAMP_LTZ(3), ARRAY<INT>, ROW<`x` INT, `y` ARRAY<VARCHAR(4)>>, STRING]",
                 env.sqlQuery("SELECT id, " + names + " FROM ML_PREDICT(TABLE messages, MODEL types, DESCRIPTOR(message))")
                         .getResolvedSchema().getColumnDataTypes().toString());
         for (Row r : predict(env, "types", names, null)) {
@@ -139,7 +140,8 @@ public class ModelProviderSqlTest {
             }
             assertTrue(r.toString(), ((String) r.getField(1)).matches("[a-z]{1,6}"));
             assertEquals(r.toString(), 3, ((String) r.getField(2)).length());
-            assertTrue(r.toString(), ((String) r.getField(3)).length() <= 5);
+            String v = (String) r.getField(3);
+            assertTrue(r.toString(), v.length() >= 2 && v.length() <= 5);
             assertTrue(r.toString(), r.getField(4) instanceof Boolean);
             assertTrue(r.toString(), r.getField(5) instanceof Byte);
             assertTrue(r.toString(), r.getField(6) instanceof Short);
@@ -152,9 +154,11 @@ public class ModelProviderSqlTest {
             assertTrue(r.toString(), r.getField(12) instanceof LocalDate);
             assertTrue(r.toString(), r.getField(13) instanceof LocalDateTime);
             assertNotNull(r.toString(), r.getField(14));
-            assertTrue(r.toString(), ((Integer[]) r.getField(15)).length <= 3);
+            int items = ((Integer[]) r.getField(15)).length;
+            assertTrue(r.toString(), items >= 1 && items <= 3);
             Row nested = (Row) r.getField(16);
             assertTrue(r.toString(), (Integer) nested.getField(0) <= 3 && ((String[]) nested.getField(1)).length <= 2);
+            assertEquals(r.toString(), r.getField(17), java.util.UUID.fromString((String) r.getField(17)).toString());
         }
     }
 
