@@ -4,7 +4,6 @@ import io.flinkllm.call.LlmCall;
 import io.flinkllm.engine.SharedTasks;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import org.apache.flink.table.api.config.ExecutionConfigOptions;
 import org.apache.flink.table.catalog.DataTypeFactory;
 import org.apache.flink.table.data.RowData;
@@ -82,20 +81,7 @@ public class AsyncLlmFunction extends AsyncScalarFunction implements Specialized
             result.complete((RowData) call.run(null));
             return;
         }
-        long started = call.started();
-        try {
-            executor.execute(() -> {
-                try {
-                    result.complete((RowData) call.generate(input, started));
-                } catch (Throwable t) {
-                    result.completeExceptionally(t);
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            // Only after close(): the executor is shut down with the task.
-            call.notRun(started);
-            result.completeExceptionally(new IllegalStateException("llm(): task " + call.task + " is closed: " + e.getMessage(), e));
-        }
+        call.generateOn(executor, input, result, row -> (RowData) row);
     }
 
     public void eval(CompletableFuture<RowData> result, String task, String input, String callOptions) {

@@ -14,6 +14,10 @@ import java.nio.file.Paths;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.ValidationException;
@@ -286,6 +290,27 @@ public final class LlmCall implements Serializable {
         System.arraycopy(fields, 0, row, 0, errorField);
         System.arraycopy(fields, errorField, row, errorField + 1, fields.length - errorField);
         return row;
+    }
+
+    /**
+     * Runs one row on {@code executor} (the async functions' per-task threads) and completes
+     * {@code result} with {@code wrap} of its value, or exceptionally with the error that fails
+     * the job. A row handed to an executor already shut down (after close) fails at once.
+     */
+    public <T> void generateOn(Executor executor, String input, CompletableFuture<T> result, Function<Object, T> wrap) {
+        long started = started();
+        try {
+            executor.execute(() -> {
+                try {
+                    result.complete(wrap.apply(generate(input, started)));
+                } catch (Throwable t) {
+                    result.completeExceptionally(t);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            notRun(started);
+            result.completeExceptionally(new IllegalStateException(caller + ": task " + task + " is closed: " + e.getMessage(), e));
+        }
     }
 
     /** A row counted by {@link #started} that will not run after all. */

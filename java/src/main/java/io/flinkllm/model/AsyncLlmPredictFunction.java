@@ -5,7 +5,6 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AsyncPredictFunction;
 import org.apache.flink.table.functions.FunctionContext;
@@ -42,20 +41,7 @@ public final class AsyncLlmPredictFunction extends AsyncPredictFunction {
             result.complete(Collections.singletonList((RowData) plan.call.nullInput()));
             return result;
         }
-        long started = plan.call.started();
-        try {
-            executor.execute(() -> {
-                try {
-                    result.complete(Collections.singletonList((RowData) plan.call.generate(text, started)));
-                } catch (Throwable t) {
-                    result.completeExceptionally(t);
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            // Only after close(): the executor is shut down with the task.
-            plan.call.notRun(started);
-            result.completeExceptionally(new IllegalStateException("ML_PREDICT: " + plan.call.task + " is closed: " + e.getMessage(), e));
-        }
+        plan.call.generateOn(executor, text, result, row -> Collections.singletonList((RowData) row));
         return result;
     }
 
