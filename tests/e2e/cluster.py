@@ -28,10 +28,12 @@ def _free_port():
 
 class FlinkCluster:
     def __init__(self, work, udf_jar, taskmanagers=2, slots=1, tm_process_size="2048m",
-                 tm_task_off_heap="768m", extra_conf=None, env=None):
+                 tm_task_off_heap="768m", extra_conf=None, env=None, extra_jars=()):
         self.home = ensure_distribution()
         self.work = pathlib.Path(work).resolve()
         self.udf_jar = pathlib.Path(udf_jar).resolve()
+        # Connectors a job needs (e.g. flink-sql-connector-kafka), next to the UDF JAR in lib/.
+        self.extra_jars = [pathlib.Path(j).resolve() for j in extra_jars]
         self.taskmanagers = taskmanagers
         self.slots = slots
         self.rest_port = _free_port()
@@ -87,6 +89,8 @@ class FlinkCluster:
         if not self.udf_jar.exists():
             raise FileNotFoundError(f"{self.udf_jar} is missing: build it with `gradle jar`")
         shutil.copy(self.udf_jar, self.work / "lib" / self.udf_jar.name)
+        for jar in self.extra_jars:
+            (self.work / "lib" / jar.name).symlink_to(jar)
 
     def _daemon(self, script):
         pid_files_before = {p: p.read_text() for p in (self.work / "pid").glob("*.pid")}

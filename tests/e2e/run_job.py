@@ -53,8 +53,9 @@ def read_rows(folder):
     return rows
 
 
-def run_job(sql_file, work, taskmanagers=2, slots=1, data=None):
-    """Start a cluster, run the job, stop the cluster; return (output folder, seconds)."""
+def run_job(sql_file, work, taskmanagers=2, slots=1, data=None, values=None, extra_jars=()):
+    """Start a cluster, run the job, stop the cluster; return (output folder, seconds).
+    `values` fill more placeholders; `extra_jars` go into the cluster's lib/."""
     work = pathlib.Path(work).resolve()
     out = work / "out"
     # The filesystem sink adds files: a previous run's output would be read as this one's.
@@ -63,10 +64,11 @@ def run_job(sql_file, work, taskmanagers=2, slots=1, data=None):
         # The project's copy of the demo datasets; tests point FLINKLLM_DATA at ../shared.
         "FLINKLLM_DATA": str(data or os.environ.get("FLINKLLM_DATA", ROOT / "sql" / "data")),
         "FLINKLLM_OUT": str(out),
+        **(values or {}),
     }
     tasks_dir = os.environ.get("FLINKLLM_TASKS_DIR", str(ROOT / "tasks"))
     cluster = FlinkCluster(work / "cluster", udf_jar(), taskmanagers=taskmanagers, slots=slots,
-                           env={"FLINKLLM_TASKS_DIR": tasks_dir})
+                           env={"FLINKLLM_TASKS_DIR": tasks_dir}, extra_jars=extra_jars)
     with cluster:
         job = render(sql_file, values, work / pathlib.Path(sql_file).name)
         started = time.time()

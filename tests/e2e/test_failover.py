@@ -21,12 +21,11 @@ import json
 import os
 import pathlib
 import shutil
-import signal
-import urllib.request
 import time
 import unittest
 
 from cluster import FlinkCluster
+from kill import cancel, job_by_name, kill_busy_taskmanager
 from run_job import ROOT, render, sql_preamble, udf_jar
 
 SHARED = (ROOT / ".." / "shared").resolve()
@@ -69,90 +68,24 @@ def committed_lines(folder):
     return sorted(lines)
 
 
-def listening_ports(pid):
-    """TCP ports process `pid` listens on (socket inodes of its fds matched to /proc/net/tcp*)."""
-    inodes = set()
-    for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in pathlib.Path(table).read_text().splitlines()[1:]:
-            f = line.split()
-            if f[3] == "0A" and f[9] in inodes:  # 0A = LISTEN
-                ports.add(int(f[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-def busy_taskmanager_pid(cluster, job_id):
-    """The pid of a TaskManager running one of the job's subtasks."""
-    for vertex in cluster.rest(f"/jobs/{job_id}")["vertices"]:
-        for sub in cluster.rest(f"/jobs/{job_id}/vertices/{vertex['id']}")["subtasks"]:
-            if sub.get("status") != "RUNNING":
-                continue
-            port = int(sub["endpoint"].rsplit(":", 1)[1]) if "endpoint" in sub else None
-            tm_id = sub.get("taskmanager-id", "")
-            for pid in cluster.taskmanager_pids():
-                ports = listening_ports(pid)
-                if port in ports or any(f":{p}-" in tm_id for p in ports):
-                    return pid
-    return None
-
-
 class FailoverOnCluster(unittest.TestCase):
     def run_job(self, cluster, name, input_file, kill=False):
         """Submits the job, optionally kills a TaskManager, cancels it once every row is committed."""
         out = WORK / name
         started = time.time()
         cluster.sql_client(render_job(name, input_file, out))
-        killed = self.kill_mid_job(cluster, name) if kill else None
+        killed = kill_busy_taskmanager(cluster, name) if kill else None
         deadline = time.time() + 900
         while len(committed_lines(out)) < ROWS and time.time() < deadline:
             # After the kill the job may restart more than once (a restart can be placed on the
             # dead TaskManager's slots until its heartbeat times out); it must not end.
-            state = self.job(cluster, name)["state"]
+            state = job_by_name(cluster, name)["state"]
             self.assertNotIn(state, ("FAILED", "CANCELED", "FINISHED"), f"{name} ended before every row was committed")
             time.sleep(1)
-        job = self.job(cluster, name)
-        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{cluster.rest_port}/jobs/{job['jid']}?mode=cancel", method="PATCH"), timeout=10)
+        cancel(cluster, name)
         print(f"{name}: {len(committed_lines(out))} rows committed in {time.time() - started:.0f}s"
               + (f", killed TaskManager pid {killed}" if killed else ""), flush=True)
         return out
-
-    @staticmethod
-    def job(cluster, name):
-        return next(j for j in cluster.rest("/jobs/overview")["jobs"] if j["name"] == name)
-
-    def kill_mid_job(self, cluster, name):
-        """Waits for the job's first completed checkpoint, then SIGKILLs a busy TaskManager."""
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            jobs = [j for j in cluster.rest("/jobs/overview")["jobs"] if j["name"] == name]
-            if jobs and jobs[0]["state"] == "RUNNING":
-                job_id = jobs[0]["jid"]
-                checkpoints = cluster.rest(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
-                pid = busy_taskmanager_pid(cluster, job_id) if checkpoints >= 1 else None
-                if pid:
-                    os.kill(pid, signal.SIGKILL)
-                    self.wait_for_restart(cluster, job_id)
-                    return pid
-            elif jobs and jobs[0]["state"] in ("FINISHED", "FAILED", "CANCELED"):
-                self.fail(f"{name} ended ({jobs[0]['state']}) before a TaskManager could be killed: use more rows")
-            time.sleep(0.5)
-        self.fail(f"{name}: no checkpoint completed in 10 minutes")
-
-    def wait_for_restart(self, cluster, job_id):
-        """Proof the kill hit the job: its exception history records the lost TaskManager."""
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            if cluster.rest(f"/jobs/{job_id}/exceptions").get("exceptionHistory", {}).get("entries"):
-                return
-            time.sleep(0.5)
-        self.fail("the job never registered the TaskManager loss")
 
     def test_output_after_killing_a_taskmanager_is_identical(self):
         tickets = [json.loads(l) for l in (SHARED / "datasets" / "support_tickets.jsonl").read_text().splitlines() if l.strip()]
