@@ -20,6 +20,7 @@ CREATE TEMPORARY TABLE ticket_events (
   'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP}',
   'properties.group.id' = 'flinkllm-tickets-${KAFKA_RUN}',
   'scan.startup.mode' = 'earliest-offset',
+  'properties.isolation.level' = 'read_committed',
   'scan.bounded.mode' = 'latest-offset',
   'format' = 'raw'
 );
