@@ -2,6 +2,7 @@
 //! combination of task variant and model, beside speed and memory: the loop for choosing a
 //! model and a prompt by measurement.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -35,6 +36,10 @@ pub struct EvalArgs {
     /// One JSON line per run instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write every row's answer beside its expected one (JSONL: task, model, text,
+    /// expected, answer or error) to this file, to see which rows a prompt gets wrong.
+    #[arg(long)]
+    answers: Option<PathBuf>,
 }
 
 struct Labelled {
@@ -47,9 +52,13 @@ pub fn eval(a: EvalArgs) -> Result<(), CliError> {
     let tasks = if a.tasks.is_empty() { vec![a.rows_from.task.task.clone()] } else { a.tasks.clone() };
     let models: Vec<Option<String>> = if a.models.is_empty() { vec![None] } else { a.models.iter().cloned().map(Some).collect() };
     let mut lines = Vec::new();
+    let mut answers = match &a.answers {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| CliError(format!("{}: {e}", path.display())))?),
+        None => None,
+    };
     for task in &tasks {
         for model in &models {
-            let line = run_one(&a, task, model.clone(), &rows)?;
+            let line = run_one(&a, task, model.clone(), &rows, answers.as_mut())?;
             if a.json {
                 println!("{line}");
             }
@@ -79,7 +88,13 @@ fn read_labelled(a: &EvalArgs) -> Result<Vec<Labelled>, CliError> {
     Ok(rows)
 }
 
-fn run_one(a: &EvalArgs, task_file: &PathBuf, model: Option<String>, rows: &[Labelled]) -> Result<Value, CliError> {
+fn run_one(
+    a: &EvalArgs,
+    task_file: &PathBuf,
+    model: Option<String>,
+    rows: &[Labelled],
+    mut answers: Option<&mut std::fs::File>,
+) -> Result<Value, CliError> {
     let concurrency = a.concurrency.max(1);
     let options = TaskOptions { model: model.or_else(|| a.rows_from.task.model.clone()), batch: BatchConfig::batched(concurrency), ..a.rows_from.task.options()? };
     let opened = Instant::now();
@@ -105,8 +120,17 @@ fn run_one(a: &EvalArgs, task_file: &PathBuf, model: Option<String>, rows: &[Lab
     let mut scorer = Scorer::default();
     let (mut errors, mut tokens) = (Map::new(), 0usize);
     let mut latencies = Vec::with_capacity(rows.len());
+    let model_name = task.spec().model_dir.file_name().map(|n| n.to_string_lossy().to_string());
     for (row, (result, ms)) in rows.iter().zip(&results) {
         latencies.push(*ms);
+        if let Some(out) = answers.as_deref_mut() {
+            let mut line = json!({"task": task_file.display().to_string(), "model": model_name, "text": row.text, "expected": row.expected});
+            match result {
+                Ok((value, _)) => line["answer"] = value.clone(),
+                Err(e) => line["error"] = json!(e.describe()),
+            }
+            writeln!(out, "{line}").map_err(|e| CliError(format!("writing answers: {e}")))?;
+        }
         match result {
             Ok((value, stats)) => {
                 tokens += stats.generated_tokens;
@@ -124,7 +148,7 @@ fn run_one(a: &EvalArgs, task_file: &PathBuf, model: Option<String>, rows: &[Lab
     let m = &task.model().manifest;
     Ok(json!({
         "task": task_file.display().to_string(),
-        "model": task.spec().model_dir.file_name().map(|n| n.to_string_lossy().to_string()),
+        "model": model_name,
         "precision": m.precision,
         "rows": rows.len(),
         // The engine validates every answer against the schema before returning it.

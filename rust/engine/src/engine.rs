@@ -285,15 +285,17 @@ impl Inner {
         // The template's own text around {input} is already in the prefix and suffix.
         let mut ids = tokens.encode_plain(input)?;
         let ctx = self.model.context_length();
-        let room = ctx.saturating_sub(self.prefix.len + self.suffix.len() + s.max_new_tokens);
+        let window_room = ctx.saturating_sub(self.prefix.len + self.suffix.len() + s.max_new_tokens);
+        let room = s.max_context_size.map_or(window_room, |cap| cap.min(window_room));
         if ids.len() > room {
             match s.context_overflow {
                 ContextOverflow::Error => {
                     return Err(Error::InputTooLong(format!(
-                        "input is {} tokens; this task leaves room for {room} (context {ctx}, prompt prefix {}, max_new_tokens {})",
+                        "input is {} tokens; this task leaves room for {room} (context {ctx}, prompt prefix {}, max_new_tokens {}, max_context_size {})",
                         ids.len(),
                         self.prefix.len,
-                        s.max_new_tokens
+                        s.max_new_tokens,
+                        s.max_context_size.map_or("none".to_string(), |c| c.to_string())
                     )))
                 }
                 ContextOverflow::TruncateTail => ids.truncate(room),

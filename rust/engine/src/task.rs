@@ -53,6 +53,8 @@ struct TaskFile {
     threads: Option<usize>,
     #[serde(default)]
     context_overflow_action: Option<String>,
+    #[serde(default)]
+    max_context_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +133,11 @@ pub struct Settings {
     pub seed: u64,
     pub threads: usize,
     pub context_overflow: ContextOverflow,
+    /// The most tokens of a row's input (the text the template wraps) the model reads; a
+    /// longer input is handled by `context_overflow` (named after Flink's `max-context-size`).
+    /// `None`: whatever the model's context window leaves room for. A cap keeps one huge
+    /// event from costing a prefill of thousands of tokens on a model with a long window.
+    pub max_context_size: Option<usize>,
     /// `max_new_tokens` was derived (from the schema, or the default), not given: the
     /// task may lower it to fit the model's context window.
     pub cap_derived: bool,
@@ -320,7 +327,11 @@ impl TaskSpec {
                 .or(f.threads)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8))),
             context_overflow: overflow,
+            max_context_size: f.max_context_size,
         };
+        if settings.max_context_size == Some(0) {
+            return Err(invalid(path, "max_context_size must be at least 1"));
+        }
         if settings.max_new_tokens == 0 || settings.threads == 0 || opts.batch.max_batch == 0 {
             return Err(invalid(path, "max_new_tokens, threads and the batch size must be at least 1"));
         }

@@ -129,6 +129,24 @@ fn errors_have_actionable_kinds() {
 }
 
 #[test]
+fn max_context_size_caps_the_input_below_the_window() {
+    let dir = scratch("context-size");
+    let opts = TaskOptions::default();
+    // 40 words fit the tiny model's window, not a 16-token cap.
+    let input = "word ".repeat(40);
+    let capped = write_task(&dir, "cap.json", json!({"max_context_size": 16, "context_overflow_action": "error"}));
+    let e = Task::load(&capped, &opts).unwrap().run(&input).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::InputTooLong);
+    assert!(e.reason().contains("max_context_size 16"), "{}", e.reason());
+    let uncapped = write_task(&dir, "window.json", json!({"context_overflow_action": "error"}));
+    assert!(Task::load(&uncapped, &opts).unwrap().run(&input).is_ok());
+    let truncating = write_task(&dir, "trunc.json", json!({"max_context_size": 16}));
+    assert!(Task::load(&truncating, &opts).unwrap().run(&input).is_ok());
+    let zero = write_task(&dir, "zero.json", json!({"max_context_size": 0}));
+    assert_eq!(TaskSpec::load(&zero, &opts).err().unwrap().kind(), ErrorKind::InvalidTask);
+}
+
+#[test]
 fn a_passed_deadline_stops_the_row() {
     let dir = scratch("deadline");
     let task = Task::load(&write_task(&dir, "d.json", json!({})), &TaskOptions::default()).unwrap();

@@ -185,6 +185,12 @@ public final class LlmOptions implements Serializable {
             .noDefaultValue()
             .withDescription("Seeds each row's sampler together with its input (default 0): a replay gives the same answers.");
 
+    public static final ConfigOption<Integer> MAX_CONTEXT_SIZE = key("max-context-size")
+            .intType()
+            .noDefaultValue()
+            .withDescription("The most tokens of a row's input the model reads; a longer input is handled by "
+                    + "context-overflow-action (default: what the model's context window leaves room for).");
+
     public static final ConfigOption<Integer> THREADS = key("threads")
             .intType()
             .noDefaultValue()
