@@ -1,14 +1,15 @@
 """GGUF → decoder graph weights, for each precision.
 
-fp32: every weight dequantised. int4: the GGUF's own Q4_1 blocks repacked bit-exactly into
-MatMulNBits (and Q8_0 into 8-bit MatMulNBits); a tied output projection stays float. int8:
+fp32: every weight dequantised. int4: the GGUF's own Q4_1 and Q4_K blocks repacked
+bit-exactly into 4-bit MatMulNBits, Q8_0 into 8-bit; Q5_0 and Q6_K re-quantised to 8 bits
+(4 would lose them); a tied output projection stays float. int8:
 every projection, the output one too, re-quantised to 8 bits per block of 32 from the
 dequantised weights. See DEFAULT_ACCURACY_LEVEL for how each computes.
 """
 import numpy as np
 
 from .graph import Dense, TiedEmbedding
-from .quantize import quantize_4bit, quantize_8bit, repack_q4_1, repack_q8_0
+from .quantize import quantize_4bit, quantize_8bit, repack_q4_1, repack_q4_k, repack_q8_0
 
 PRECISIONS = ("fp32", "int8", "int4")
 
@@ -70,20 +71,27 @@ class GgufWeights:
 
     def _projection(self, tensor, part):
         out_features, in_features = tensor.shape
-        permuted = self._permute and part in ("q", "k")
-        if self.precision == "int4" and not permuted:
-            if tensor.qtype == "Q4_1":
-                return repack_q4_1(tensor.raw, out_features, in_features)
-            if tensor.qtype == "Q8_0":
-                return repack_q8_0(tensor.raw, out_features, in_features)
-        if self.precision == "int4" and permuted and tensor.qtype in ("Q4_1", "Q8_0"):
+        weight_rows = self._unpermute(np.arange(out_features), part) if self._permute and part in ("q", "k") else None
+        if self.precision == "int4" and tensor.qtype in _REPACK:
+            spec = _REPACK[tensor.qtype](tensor.raw, out_features, in_features)
             # Permuting whole rows keeps every block intact: repack, then reorder rows.
-            spec = (repack_q4_1 if tensor.qtype == "Q4_1" else repack_q8_0)(tensor.raw, out_features, in_features)
-            return _reorder_rows(spec, self._unpermute(np.arange(out_features), part))
+            return spec if weight_rows is None else _reorder_rows(spec, weight_rows)
         weight = self._unpermute(tensor.dequantized(), part)
         if self.precision == "fp32":
             return Dense(weight)
+        if self.precision == "int4" and tensor.qtype not in _FOUR_BIT_OR_LESS:
+            # 5- and 6-bit blocks (Q5_0, Q6_K) cannot be written in 4 bits without loss:
+            # they keep 8 bits (Qwen2.5-0.5B int4 re-quantised to 4 bits agreed with llama.cpp
+            # at 0.81 of positions; bench/agreement).
+            return quantize_8bit(weight)
         return quantize_4bit(weight) if self.precision == "int4" else quantize_8bit(weight)
+
+
+# GGUF block types int4 repacks bit-exactly into MatMulNBits.
+_REPACK = {"Q4_1": repack_q4_1, "Q4_K": repack_q4_k, "Q8_0": repack_q8_0}
+# Types int4 may re-quantise to 4 bits (float weights: the GGUF chose not to quantise them
+# more coarsely only for size, and 4-bit is what int4 asks for).
+_FOUR_BIT_OR_LESS = ("F32", "F16", "BF16", "Q4_0", "Q4_1", "Q4_K", "Q2_K", "Q3_K")
 
 
 def _reorder_rows(spec, order):

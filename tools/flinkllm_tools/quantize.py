@@ -30,6 +30,32 @@ def repack_q4_1(raw, out_features, in_features):
                           block_offsets=offsets)
 
 
+def repack_q4_k(raw, out_features, in_features):
+    """GGUF Q4_K → 4-bit MatMulNBits plus a per-block offset, exactly, as Q4_1.
+
+    A Q4_K super-block holds 256 values: d and dmin (f16), twelve bytes packing a 6-bit
+    scale and a 6-bit minimum for each of its eight 32-value sub-blocks, then 128 bytes of
+    4-bit values: for chunk j (0..3), the low nibbles of bytes 32j..32j+31 are sub-block 2j
+    and the high nibbles sub-block 2j+1. A value is (d*scale)*q - (dmin*min): per sub-block
+    the Q4_1 shape d'*q + m', which repack_q4_1 explains. d*scale and dmin*min are exact in
+    float32 (an 11-bit mantissa times a 6-bit integer)."""
+    blocks = raw.reshape(out_features, in_features // 256, 144)
+    d = blocks[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)       # [N, S]
+    dmin = blocks[..., 2:4].copy().view(np.float16)[..., 0].astype(np.float32)
+    q = blocks[..., 4:16].astype(np.uint8)                                          # [N, S, 12]
+    low = np.arange(4)
+    scales = np.concatenate([q[..., low] & 63, (q[..., low + 8] & 0x0F) | ((q[..., low] >> 6) << 4)], axis=-1)
+    mins = np.concatenate([q[..., low + 4] & 63, (q[..., low + 8] >> 4) | ((q[..., low + 4] >> 6) << 4)], axis=-1)
+    qs = blocks[..., 16:144].reshape(out_features, in_features // 256, 4, 32)
+    # Sub-blocks in order: chunk j's low nibbles, then its high nibbles.
+    values = np.stack([qs & 0x0F, qs >> 4], axis=3).reshape(out_features, in_features // BLOCK, BLOCK)
+    step = (d[..., None] * scales.astype(np.float32)).reshape(out_features, -1)    # [N, K/32]
+    offset = -(dmin[..., None] * mins.astype(np.float32)).reshape(out_features, -1)
+    packed = (values[..., 0::2] | (values[..., 1::2] << 4)).astype(np.uint8)
+    return BlockQuantized(packed, step.reshape(-1), None, 4, BLOCK, in_features, out_features,
+                          block_offsets=(offset + 8.0 * step).astype(np.float32))
+
+
 def repack_q8_0(raw, out_features, in_features):
     """GGUF Q8_0 (value = d*q, q int8) → 8-bit MatMulNBits with zero point 128, exactly."""
     blocks = _blocks(raw, out_features, in_features, 34)
