@@ -3,7 +3,8 @@
 SQL on a MiniCluster through LlmFunction and AsyncLlmFunction (bench/flink), all in one run
 so the ratios compare figures taken under the same machine load.
 
-Usage: bench/table [--task T] [--input IN.jsonl] [--rows N] [--concurrency 4,8,16] [--skip-llamacpp]
+Usage: bench/table [--model smollm2|qwen2.5-0.5b|qwen2.5-1.5b] [--precision int8] [--task T] [--input IN.jsonl]
+                   [--rows N] [--concurrency 4,8,16] [--skip-llamacpp]
                    [--flink] [--flink-concurrency 16]
 Prints the figures each engine's bench printed (one JSON line each) to stderr and a
 Markdown table to stdout. Timings are figures, never checks.
@@ -31,18 +32,25 @@ def main():
     p.add_argument("--rows", type=int, default=40)
     p.add_argument("--concurrency", default="4,8,16")
     p.add_argument("--flinkllm", default=os.path.join(ROOT, "target/release/flinkllm"))
+    p.add_argument("--model", default="smollm2", help="prepare-model catalogue key: the engine runs its --precision "
+                   "directory, llama.cpp its GGUF")
+    p.add_argument("--precision", default="int8")
     p.add_argument("--skip-llamacpp", action="store_true")
     p.add_argument("--flink", action="store_true", help="add the Flink SQL rows (bench/flink: sync and async UDF)")
     p.add_argument("--flink-concurrency", type=int, default=16, help="async rows in flight for the Flink row")
     a = p.parse_args()
 
-    base = [a.flinkllm, "bench", "--task", a.task, "--input", a.input, "--rows", str(a.rows)]
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from flinkllm_tools.pypi_models import CATALOGUE
+    model_dir = f"{CATALOGUE[a.model].name}-{a.precision}"
+    base = [a.flinkllm, "bench", "--task", a.task, "--input", a.input, "--rows", str(a.rows), "--model", model_dir]
     results = [("engine, single stream", run_json(base + ["--concurrency", "1"]))]
     for c in [int(x) for x in a.concurrency.split(",") if x]:
         results.append((f"engine, {c} in flight", run_json(base + ["--concurrency", str(c)])))
     if not a.skip_llamacpp:
-        llama = run_json([os.path.join(ROOT, "bench/llamacpp"), "--task", a.task, "--input", a.input, "--rows", str(a.rows)])
-        results.append(("llama.cpp (Q4_1 GGUF, grammar)", llama))
+        llama = run_json([os.path.join(ROOT, "bench/llamacpp"), "--model", a.model, "--task", a.task, "--input", a.input,
+                          "--rows", str(a.rows)])
+        results.append((f"llama.cpp ({CATALOGUE[a.model].gguf_file}, grammar)", llama))
 
     llama_rps = results[-1][1]["rows_per_s"] if not a.skip_llamacpp else None
     if a.flink:

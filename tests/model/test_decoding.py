@@ -1,37 +1,21 @@
 """The converted graphs decode correctly: KV cache = recomputation, quantised ≈ fp32, answers make sense."""
 import numpy as np
 import pytest
+from flinkllm_tools.decoding import AGREEMENT_TEXT, log_softmax
 
-from conftest import PRECISIONS, decoder, default_model, model_path
+from conftest import DEFAULT_MODEL, PRECISIONS, decoder, model_path, smollm2_model
 
 PROMPT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
           "<|im_start|>user\nWrite a short story about a lighthouse keeper.<|im_end|>\n<|im_start|>assistant\n")
 
-# A fixed text for teacher-forced comparison: the model reads it, and at every position we
-# compare each precision's most likely next token with fp32's.
-FIXED_TEXT = (
-    "<|im_start|>user\nMy invoice for March was charged twice and support has not answered in three days. "
-    "Please refund the duplicate payment.<|im_end|>\n<|im_start|>assistant\n"
-    "I'm sorry about the double charge. I have checked your account and can confirm that the March "
-    "invoice was paid twice. The duplicate payment will be refunded to your card within five business days. "
-    "Apache Flink is a framework and distributed processing engine for stateful computations over unbounded "
-    "and bounded data streams. It has been designed to run in all common cluster environments and perform "
-    "computations at in-memory speed and at any scale. The Eiffel Tower is in Paris, the capital of France. "
-    "Small language models handle short, bounded tasks well: choosing one label from a fixed list, pulling "
-    "names of people, places and companies out of a sentence, or summarising a handful of product reviews "
-    "in one sentence. Long prompts make them worse, so instructions stay short and come first, followed by "
-    "one or two examples, the harder one first. Data engineers care about rows per second per core, the "
-    "memory each task manager needs, and getting the same answer when a job replays after a failure. "
-    "def moving_average(values, window):\n    total = sum(values[:window])\n    yield total / window\n"
-    "    for i in range(window, len(values)):\n        total += values[i] - values[i - window]\n"
-    "        yield total / window\n"
-    "Yesterday the river rose two metres after heavy rain in the mountains, and the old stone bridge in the "
-    "village was closed to traffic until engineers could inspect it. Children watched from the bank as "
-    "branches and whole trees drifted past."
-)
+# The fixed text of teacher-forced comparisons (also bench/agreement's, against llama.cpp).
+FIXED_TEXT = AGREEMENT_TEXT
 
 
-@pytest.mark.parametrize("name", [f"smollm2-135m-instruct-{p}" for p in PRECISIONS] + ["tiny"])
+SMOLLM2 = [f"smollm2-135m-instruct-{p}" for p in PRECISIONS]
+
+
+@pytest.mark.parametrize("name", SMOLLM2 + ["tiny", DEFAULT_MODEL])
 def test_kv_cache_decoding_equals_full_recomputation(name):
     """20 greedy steps with the KV cache; at every step the whole sequence so far is also
     recomputed without a cache, and the two next-token distributions are compared. Float
@@ -58,15 +42,16 @@ def test_kv_cache_decoding_equals_full_recomputation(name):
         assert worst < 1e-3 and same == 20
 
 
-@pytest.mark.parametrize("precision", PRECISIONS)
-def test_right_padded_batch_step_is_bit_identical_to_single_rows(precision):
+@pytest.mark.parametrize("name", SMOLLM2 + [DEFAULT_MODEL])
+def test_right_padded_batch_step_is_bit_identical_to_single_rows(name):
     """What batching relies on (padding_side "right"): rows with caches of different lengths,
     right-padded into one batch (garbage after each row's columns), decode one token each,
     and every row's logits and new cache columns equal its own single-row step bit for bit
     where the manifest says `batch_invariant` (fp32, int8). int4's float MatMulNBits path uses
     other kernels for one row than for several, so it only agrees to rounding, and the
     engine runs its rows alone."""
-    dec = decoder(default_model(precision))
+    dec = decoder(model_path(name))
+    precision = dec.manifest["precision"]
     assert dec.manifest["padding_side"] == "right"
     exact = dec.manifest["batch_invariant"]
     assert exact == (precision != "int4")
@@ -98,29 +83,25 @@ def test_right_padded_batch_step_is_bit_identical_to_single_rows(precision):
                 assert float(np.abs(batched - single).max()) < 1e-3, f"{precision} row {r}"
 
 
-def _log_softmax(x):
-    x = x - x.max(axis=-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
-
-
 @pytest.mark.parametrize("precision,minimum", [("int4", 0.95), ("int8", 0.85)])
 def test_teacher_forced_agreement_with_fp32(precision, minimum):
-    reference = decoder(default_model("fp32"))
-    quantised = decoder(default_model(precision))
+    reference = decoder(smollm2_model("fp32"))
+    quantised = decoder(smollm2_model(precision))
     ids = reference.encode(FIXED_TEXT)
     ref_logits, _ = reference.forward([ids], reference.empty_cache(), all_logits=True)
     q_logits, _ = quantised.forward([ids], quantised.empty_cache(), all_logits=True)
     agreement = float(np.mean(ref_logits[0].argmax(-1) == q_logits[0].argmax(-1)))
-    p_log, q_log = _log_softmax(ref_logits[0].astype(np.float64)), _log_softmax(q_logits[0].astype(np.float64))
+    p_log, q_log = log_softmax(ref_logits[0].astype(np.float64)), log_softmax(q_logits[0].astype(np.float64))
     kl = float(np.mean(np.sum(np.exp(p_log) * (p_log - q_log), axis=-1)))
     print(f"{precision}: top-1 agreement with fp32 {agreement:.3f} over {len(ids)} positions, "
           f"mean KL(fp32 || {precision}) {kl:.4f} nats")
     assert agreement >= minimum
 
 
-def test_fp32_knows_the_capital_of_france():
-    dec = decoder(default_model("fp32"))
+@pytest.mark.parametrize("name", ["smollm2-135m-instruct-fp32", DEFAULT_MODEL])
+def test_knows_the_capital_of_france(name):
+    dec = decoder(model_path(name))
     prompt = dec.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
     answer = dec.decode(dec.greedy_cached(prompt, 30))
-    print(f"fp32 answer: {answer!r}")
+    print(f"{name} answer: {answer!r}")
     assert "Paris" in answer

@@ -4,6 +4,35 @@ import os
 
 import numpy as np
 
+# A fixed text (~300 tokens: chat turns, prose, code) for teacher-forced comparisons: a model
+# reads it, and at every position its most likely next token is compared with another
+# model's or runtime's (tests/model/test_decoding.py, bench/agreement).
+AGREEMENT_TEXT = (
+    "<|im_start|>user\nMy invoice for March was charged twice and support has not answered in three days. "
+    "Please refund the duplicate payment.<|im_end|>\n<|im_start|>assistant\n"
+    "I'm sorry about the double charge. I have checked your account and can confirm that the March "
+    "invoice was paid twice. The duplicate payment will be refunded to your card within five business days. "
+    "Apache Flink is a framework and distributed processing engine for stateful computations over unbounded "
+    "and bounded data streams. It has been designed to run in all common cluster environments and perform "
+    "computations at in-memory speed and at any scale. The Eiffel Tower is in Paris, the capital of France. "
+    "Small language models handle short, bounded tasks well: choosing one label from a fixed list, pulling "
+    "names of people, places and companies out of a sentence, or summarising a handful of product reviews "
+    "in one sentence. Long prompts make them worse, so instructions stay short and come first, followed by "
+    "one or two examples, the harder one first. Data engineers care about rows per second per core, the "
+    "memory each task manager needs, and getting the same answer when a job replays after a failure. "
+    "def moving_average(values, window):\n    total = sum(values[:window])\n    yield total / window\n"
+    "    for i in range(window, len(values)):\n        total += values[i] - values[i - window]\n"
+    "        yield total / window\n"
+    "Yesterday the river rose two metres after heavy rain in the mountains, and the old stone bridge in the "
+    "village was closed to traffic until engineers could inspect it. Children watched from the bank as "
+    "branches and whole trees drifted past."
+)
+
+
+def log_softmax(x):
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
 
 class OnnxDecoder:
     """One model directory opened with ONNX Runtime, stepping with or without a KV cache."""
