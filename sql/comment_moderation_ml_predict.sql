@@ -19,7 +19,7 @@ INPUT (message STRING)
 OUTPUT (verdict STRING, rewrite VARCHAR(160), error_message STRING)
 WITH (
   'provider' = 'flinkllm',
-  'model' = 'smollm2-135m-instruct-int8',
+  'model' = 'qwen2.5-coder-1.5b-instruct-int8',
   'system-prompt-file' = 'comment_moderation.system.txt',
   'examples-file' = 'comment_moderation.examples.jsonl',
   'output.verdict.enum' = 'safe, unsafe',

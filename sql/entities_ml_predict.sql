@@ -18,7 +18,7 @@ INPUT (message STRING)
 OUTPUT (entities ARRAY<ROW<entity VARCHAR(60), type STRING>>)
 WITH (
   'provider' = 'flinkllm',
-  'model' = 'smollm2-135m-instruct-int8',
+  'model' = 'qwen2.5-coder-1.5b-instruct-int8',
   'system-prompt-file' = 'entities.system.txt',
   'output.entities.max-items' = '8',
   'output.entities.type.enum' = 'PER, ORG, LOC, MISC',

@@ -24,7 +24,7 @@ OUTPUT (
   explanation VARCHAR(200)
 ) WITH (
   'provider' = 'flinkllm',
-  'model' = 'smollm2-135m-instruct-int8',
+  'model' = 'qwen2.5-coder-1.5b-instruct-int8',
   'system-prompt-file' = 'support_ticket.system.txt',
   'examples-file' = 'support_ticket.examples.jsonl',
   'output.category.enum' = 'auth, billing, product-bug, feature-request, other',

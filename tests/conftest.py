@@ -17,12 +17,16 @@ def model_path(name):
     """A prepared model directory, or a failure saying how to make it (never a silent skip)."""
     path = os.path.join(MODELS, name)
     if not os.path.isfile(os.path.join(path, "flinkllm.json")):
-        pytest.fail(f"model directory {path} is missing: run `tools/prepare-model default` and "
-                    f"`tools/prepare-model tiny` first (tests/run-all does)")
+        pytest.fail(f"model directory {path} is missing: run `tools/prepare-model default`, "
+                    f"`tools/prepare-model smollm2` and `tools/prepare-model tiny` first (tests/run-all does)")
     return path
 
 
-def default_model(precision):
+# The model the seed tasks name (`tools/prepare-model default`).
+DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct-int8"
+
+
+def smollm2_model(precision):
     return model_path(f"smollm2-135m-instruct-{precision}")
 
 

@@ -90,7 +90,7 @@ OUTPUT (
   recommended_action VARCHAR(120)
 ) WITH (
   'provider' = 'flinkllm',
-  'model' = 'smollm2-135m-instruct-int8',
+  'model' = 'qwen2.5-coder-1.5b-instruct-int8',
   'system-prompt-file' = 'review_summary.system.txt',
   'input-template' = 'Product: {product_name} ({review_count} reviews, average rating {avg_rating})
 Reviews: {context}',

@@ -27,8 +27,10 @@ def _free_port():
 
 
 class FlinkCluster:
-    def __init__(self, work, udf_jar, taskmanagers=2, slots=1, tm_process_size="2048m",
-                 tm_task_off_heap="768m", extra_conf=None, env=None, extra_jars=()):
+    # Sized for the default model (Qwen2.5-Coder-1.5B int8: ~2.6 GB of native memory per
+    # task manager, README "Memory sizing"); the small model needs far less.
+    def __init__(self, work, udf_jar, taskmanagers=2, slots=1, tm_process_size="4608m",
+                 tm_task_off_heap="2816m", extra_conf=None, env=None, extra_jars=()):
         self.home = ensure_distribution()
         self.work = pathlib.Path(work).resolve()
         self.udf_jar = pathlib.Path(udf_jar).resolve()

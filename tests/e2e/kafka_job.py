@@ -23,9 +23,9 @@ JOBS = {
 }
 
 
-def run_kafka_job(sql_file, work, events, partitions=2, taskmanagers=2, expected=None):
+def run_kafka_job(sql_file, work, events, partitions=2, taskmanagers=2, expected=None, model=None):
     """Returns (output records as dicts, job seconds). `events`: the JSON lines to produce;
-    `expected`: output records to wait for (default: one per event)."""
+    `expected`: output records to wait for (default: one per event); `model`: as for run_job."""
     name = pathlib.Path(sql_file).stem
     source, _, sink, intermediate = JOBS[name]
     work = pathlib.Path(work)
@@ -36,7 +36,8 @@ def run_kafka_job(sql_file, work, events, partitions=2, taskmanagers=2, expected
             kafka.create_topic(topic, partitions=partitions)
         kafka.produce(source, events)
         values = {"KAFKA_BOOTSTRAP": kafka.bootstrap, "KAFKA_RUN": uuid.uuid4().hex[:8]}
-        _, seconds = run_job(sql_file, work / "job", taskmanagers=taskmanagers, values=values, extra_jars=[connector_jar()])
+        _, seconds = run_job(sql_file, work / "job", taskmanagers=taskmanagers, values=values, extra_jars=[connector_jar()],
+                             model=model)
         records = kafka.consume(sink, expected=expected or len(events), timeout_s=30)
         return [json.loads(r) for r in records], seconds
 

@@ -21,6 +21,12 @@ from cluster import FlinkCluster
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
+# The model of the cluster tests that check plumbing rather than answers (exactly once, bad
+# rows, failover, soak): the seed tasks' default model is ~20x slower on 2 CPUs, and those
+# tests' outcome does not depend on which model answers. The support-ticket job test and
+# the demo run the default model.
+SMALL_MODEL = "smollm2-135m-instruct-int8"
+
 
 def udf_jar():
     jars = sorted(glob.glob(str(ROOT / "build" / "libs" / "flinkllm-*.jar")))
@@ -38,6 +44,12 @@ def render(sql_file, values, out_file):
     return out_file
 
 
+def pin_model(sql, model):
+    """The job on `model` instead of the one its files name: `SET 'flinkllm.model'` for the
+    llm() calls' task files, and CREATE MODEL's `'model'` option rewritten."""
+    return f"SET 'flinkllm.model' = '{model}';\n" + re.sub(r"'model'\s*=\s*'[^']*'", f"'model' = '{model}'", sql)
+
+
 def sql_preamble(name, parallelism, checkpoint_interval, **settings):
     """The SET lines and CREATE FUNCTION a test job starts with (settings: more SET pairs)."""
     lines = {"table.dml-sync": "true", "pipeline.name": name, "parallelism.default": parallelism,
@@ -53,9 +65,10 @@ def read_rows(folder):
     return rows
 
 
-def run_job(sql_file, work, taskmanagers=2, slots=1, data=None, values=None, extra_jars=()):
+def run_job(sql_file, work, taskmanagers=2, slots=1, data=None, values=None, extra_jars=(), model=None):
     """Start a cluster, run the job, stop the cluster; return (output folder, seconds).
-    `values` fill more placeholders; `extra_jars` go into the cluster's lib/."""
+    `values` fill more placeholders; `extra_jars` go into the cluster's lib/; `model` runs
+    the job on that model (pin_model)."""
     work = pathlib.Path(work).resolve()
     out = work / "out"
     # The filesystem sink adds files: a previous run's output would be read as this one's.
@@ -71,6 +84,8 @@ def run_job(sql_file, work, taskmanagers=2, slots=1, data=None, values=None, ext
                            env={"FLINKLLM_TASKS_DIR": tasks_dir}, extra_jars=extra_jars)
     with cluster:
         job = render(sql_file, values, work / pathlib.Path(sql_file).name)
+        if model:
+            job.write_text(pin_model(job.read_text(), model))
         started = time.time()
         cluster.sql_client(job)
         return out, time.time() - started

@@ -26,13 +26,14 @@ import unittest
 
 from cluster import FlinkCluster
 from kill import cancel, job_by_name, kill_busy_taskmanager
-from run_job import ROOT, render, sql_preamble, udf_jar
+from run_job import ROOT, SMALL_MODEL, render, sql_preamble, udf_jar
 
 SHARED = (ROOT / ".." / "shared").resolve()
 WORK = ROOT / "tests" / "e2e" / "work" / "failover"
 ROWS = int(os.environ.get("FLINKLLM_FAILOVER_ROWS", "60"))
 
 JOB = sql_preamble("${NAME}", 2, "2s", **{
+    "flinkllm.model": SMALL_MODEL,
     # Unbounded (the source keeps watching its folder, like a Kafka topic): a bounded source
     # hands all its rows downstream at once and finishes, and Flink declines every checkpoint
     # while the rest of the pipeline works through them. The test cancels the job once all

@@ -24,7 +24,7 @@ from cluster import FlinkCluster
 from kafka import KafkaBroker, connector_jar
 from kafka_job import run_kafka_job
 from kill import cancel, job_by_name, kill_busy_taskmanager
-from run_job import ROOT, render, sql_preamble, udf_jar
+from run_job import ROOT, SMALL_MODEL, render, sql_preamble, udf_jar
 
 sys.path.insert(0, str(ROOT / "tests"))
 from hostile import BAD_TEXTS, HUGE_TEXT, SURROGATE_TEXTS  # noqa: E402
@@ -42,7 +42,8 @@ class KafkaOnCluster(unittest.TestCase):
         task = json.loads((ROOT / "tasks" / "support_ticket.task.json").read_text())
         schema = json.loads((ROOT / "tasks" / task["schema_file"]).read_text())
 
-        rows, seconds = run_kafka_job(ROOT / "sql" / "kafka" / "support_tickets.sql", ROOT / "tests" / "e2e" / "work" / "kafka", events)
+        rows, seconds = run_kafka_job(ROOT / "sql" / "kafka" / "support_tickets.sql", ROOT / "tests" / "e2e" / "work" / "kafka", events,
+                                      model=SMALL_MODEL)
         print(f"{len(rows)} committed records for {len(events)} events, job {seconds:.0f}s")
         self.assertEqual(len(rows), len(events), "every event comes out once")
         ids = collections.Counter(r["event_id"] for r in rows)
@@ -93,6 +94,7 @@ class KafkaOnCluster(unittest.TestCase):
 # Unbounded (as a stream runs), checkpoints every 2 s committing the sink's transactions, no
 # processed_at (a replayed row would get a later one: see test_failover.py).
 FAILOVER_JOB = sql_preamble("${NAME}", 2, "2s", **{
+    "flinkllm.model": SMALL_MODEL,
     "table.dml-sync": "false",
     "execution.checkpointing.mode": "EXACTLY_ONCE",
     "restart-strategy.type": "fixed-delay",

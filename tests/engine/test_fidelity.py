@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import TOOLS, decoder, default_model
+from conftest import TOOLS, decoder, smollm2_model
 from engine_support import engine_env, flinkllm  # noqa: F401 (fixtures)
 
 SYSTEM = "You triage customer support tickets. Read the ticket and answer with JSON only."
@@ -45,7 +45,7 @@ def prompt(text):
 
 @pytest.mark.parametrize("i", range(len(TEXTS)))
 def test_greedy_matches_reference(i, flinkllm, engine_env, tmp_path):
-    model = default_model("fp32")
+    model = smollm2_model("fp32")
     pf = tmp_path / "prompt.txt"
     pf.write_text(prompt(TEXTS[i]), encoding="utf-8")
     if i == 0:

@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from conftest import CACHE, ROOT, decoder, model_path
+from conftest import CACHE, DEFAULT_MODEL, ROOT, decoder, model_path
 
 PREPARE = os.path.join(ROOT, "tools", "prepare-model")
 REFERENCE = os.path.join(ROOT, "tools", "reference-decode")
@@ -36,13 +36,13 @@ def assert_nothing_left(out):
     assert leftovers == []
 
 
-def test_default_is_idempotent():
-    result = run(PREPARE, "default", "--precision", "int4")
+def test_a_prepared_model_is_not_converted_again():
+    result = run(PREPARE, "smollm2", "--precision", "int4")
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout and "nothing to do" in result.stdout
 
 
-def test_manifest_describes_the_default_model():
+def test_manifest_describes_the_small_model():
     with open(os.path.join(model_path("smollm2-135m-instruct-int4"), "flinkllm.json")) as f:
         m = json.load(f)
     assert (m["architecture"], m["num_layers"], m["num_kv_heads"], m["head_dim"], m["vocab_size"]) == \
@@ -51,6 +51,20 @@ def test_manifest_describes_the_default_model():
     assert 2 in m["stop_token_ids"] and "<|im_start|>" in m["chat_template"]
     assert m["io"]["past_key"] == "past_key_values.{i}.key" and m["io"]["present_value"] == "present.{i}.value"
     assert len(m["source"]["sha256"]) == 64 and m["converter"]["version"]
+
+
+def test_manifest_describes_the_default_model():
+    """`prepare-model default` is the seed tasks' model: Qwen2.5-Coder-1.5B-Instruct, int8."""
+    result = run(PREPARE, "default")
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    with open(os.path.join(model_path(DEFAULT_MODEL), "flinkllm.json")) as f:
+        m = json.load(f)
+    assert (m["architecture"], m["num_layers"], m["num_attention_heads"], m["num_kv_heads"], m["head_dim"], m["vocab_size"]) == \
+        ("qwen2", 28, 12, 2, 128, 151936)
+    assert (m["eos_token_id"], m["precision"], m["batch_invariant"]) == (151645, "int8", True)
+    assert 151645 in m["stop_token_ids"] and "<|im_start|>" in m["chat_template"]
+    assert m["source"]["sha256"] == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 
 
 def test_tiny_builds_in_seconds_and_runs(tmp_path):

@@ -2,7 +2,7 @@
 import pytest
 from tokenizers import Tokenizer
 
-from conftest import default_model, model_path
+from conftest import smollm2_model, model_path
 import os
 import json
 
@@ -35,7 +35,7 @@ def test_digits_are_split_individually(tokenizer):
 
 
 def test_chat_tokens_encode_as_single_ids(tokenizer):
-    with open(os.path.join(default_model("fp32"), "flinkllm.json")) as f:
+    with open(os.path.join(smollm2_model("fp32"), "flinkllm.json")) as f:
         manifest = json.load(f)
     for token, expected in ((manifest["bos_token"], manifest["bos_token_id"]),
                             (manifest["eos_token"], manifest["eos_token_id"]),

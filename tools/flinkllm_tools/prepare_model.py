@@ -48,7 +48,8 @@ def add_accuracy_level(p):
 def parser():
     p = argparse.ArgumentParser(prog="prepare-model", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    helps = {"default": "SmolLM2-135M-Instruct (fp32, int8 and int4 by default)",
+    helps = {"default": "the seed tasks' model: Qwen2.5-Coder-1.5B-Instruct int8",
+             "smollm2": "SmolLM2-135M-Instruct (fp32, int8 and int4 by default), the small test model",
              "qwen2.5-0.5b": "Qwen2.5-Coder-0.5B-Instruct (int8 and int4 by default)",
              "qwen2.5-1.5b": "Qwen2.5-Coder-1.5B-Instruct (int8 and int4 by default; fp32 only with --precision: ~7 GB)"}
     for key in CATALOGUE:

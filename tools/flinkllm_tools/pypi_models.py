@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import ToolError
 from .model_dir import sha256_of
@@ -50,11 +50,11 @@ QWEN25_15B = PypiModel(
     precisions=("int8", "int4"),
 )
 
-CATALOGUE = {"default": SMOLLM2, "qwen2.5-0.5b": QWEN25_05B, "qwen2.5-1.5b": QWEN25_15B}
-
-# The default model, as the rest of the tool-chain and the tests name it.
-MODEL_NAME = SMOLLM2.name
-GGUF_SHA256 = SMOLLM2.sha256
+# `default` is the model the seed tasks and the demo name (chosen by `flinkllm eval`, README
+# "Choosing the model"), in the one precision they use; `smollm2` is the small model the
+# engine and cluster tests run on.
+DEFAULT = replace(QWEN25_15B, precisions=("int8",))
+CATALOGUE = {"default": DEFAULT, "smollm2": SMOLLM2, "qwen2.5-0.5b": QWEN25_05B, "qwen2.5-1.5b": QWEN25_15B}
 
 
 def cache_dir():
@@ -63,10 +63,6 @@ def cache_dir():
 
 def model_dir(model, precision):
     return os.path.join(cache_dir(), "models", f"{model.name}-{precision}")
-
-
-def default_model_dir(precision):
-    return model_dir(SMOLLM2, precision)
 
 
 def fetch_gguf(model, log):
