@@ -89,8 +89,8 @@ class GgufWeights:
 
 # GGUF block types int4 repacks bit-exactly into MatMulNBits.
 _REPACK = {"Q4_1": repack_q4_1, "Q4_K": repack_q4_k, "Q8_0": repack_q8_0}
-# Types int4 may re-quantise to 4 bits (float weights: the GGUF chose not to quantise them
-# more coarsely only for size, and 4-bit is what int4 asks for).
+# Types int4 may re-quantise to 4 bits: float tensors (int4 asks for 4 bits, and a float
+# source loses no more than any 4-bit quantisation does) and types of 4 bits or fewer.
 _FOUR_BIT_OR_LESS = ("F32", "F16", "BF16", "Q4_0", "Q4_1", "Q4_K", "Q2_K", "Q3_K")
 
 
