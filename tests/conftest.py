@@ -22,8 +22,10 @@ def model_path(name):
     return path
 
 
-# The model the seed tasks name (`tools/prepare-model default`).
-DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct-int8"
+from flinkllm_tools.pypi_models import CATALOGUE  # noqa: E402 (needs TOOLS on the path)
+
+# The model the seed tasks name (`tools/prepare-model default`), from the one catalogue.
+DEFAULT_MODEL = f"{CATALOGUE['default'].name}-{CATALOGUE['default'].precisions[0]}"
 
 
 def smollm2_model(precision):

@@ -21,10 +21,10 @@ from cluster import FlinkCluster
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# The model of the cluster tests that check plumbing rather than answers (exactly once, bad
-# rows, failover, soak): the seed tasks' default model is ~20x slower on 2 CPUs, and those
-# tests' outcome does not depend on which model answers. The support-ticket job test and
-# the demo run the default model.
+# The model of the cluster tests that check plumbing rather than answers (exactly once,
+# failover, the ML_PREDICT wiring): the seed tasks' default model is ~20x slower on 2 CPUs,
+# and those tests' outcome does not depend on which model answers. The llm() support-ticket
+# job, the poison-row test and the demo run the default model.
 SMALL_MODEL = "smollm2-135m-instruct-int8"
 
 
