@@ -9,6 +9,9 @@ import numpy as np
 from llama_cpp import Llama
 
 
+_GGML_TYPE = {"f32": 0, "f16": 1}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--gguf", required=True)
@@ -16,10 +19,13 @@ def main():
     p.add_argument("--texts", required=True, help="JSON object: name -> text to tokenize")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--kv-type", choices=("f16", "f32"), default="f16",
+                   help="KV cache type: llama.cpp's default f16, or f32 (no rounding of keys and values)")
     a = p.parse_args()
     ids = json.load(open(a.ids))
     llm = Llama(model_path=a.gguf, n_ctx=len(ids) + 16, n_batch=len(ids), logits_all=True,
-                n_threads=a.threads, verbose=False)
+                n_threads=a.threads, verbose=False,
+                type_k=_GGML_TYPE[a.kv_type], type_v=_GGML_TYPE[a.kv_type])
     llm.eval(ids)
     np.save(os.path.join(a.out, "logits.npy"), np.asarray(llm.scores[: len(ids)], dtype=np.float32))
     texts = json.load(open(a.texts))

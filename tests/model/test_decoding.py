@@ -1,9 +1,13 @@
 """The converted graphs decode correctly: KV cache = recomputation, quantised ≈ fp32, answers make sense."""
+import os
+import subprocess
+
 import numpy as np
 import pytest
-from flinkllm_tools.decoding import AGREEMENT_TEXT, log_softmax
 
-from conftest import DEFAULT_MODEL, PRECISIONS, decoder, model_path, smollm2_model
+from flinkllm_tools.decoding import AGREEMENT_TEXT, OnnxDecoder, log_softmax
+
+from conftest import DEFAULT_MODEL, PRECISIONS, ROOT, decoder, model_path, smollm2_model
 
 PROMPT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
           "<|im_start|>user\nWrite a short story about a lighthouse keeper.<|im_end|>\n<|im_start|>assistant\n")
@@ -19,8 +23,8 @@ SMOLLM2 = [f"smollm2-135m-instruct-{p}" for p in PRECISIONS]
 def test_kv_cache_decoding_equals_full_recomputation(name):
     """20 greedy steps with the KV cache; at every step the whole sequence so far is also
     recomputed without a cache, and the two next-token distributions are compared. Float
-    compute (fp32, int4, tiny) agrees to rounding and picks the same token every step. int8
-    quantises activations per block (accuracy_level 4), which turns the rounding difference
+    compute (fp32, tiny) agrees to rounding and picks the same token every step. int8 and
+    int4 quantise activations per block (accuracy_level 4), which turns the rounding difference
     between attention's prompt path and its one-token path (~5e-5) into up to ~1.3 in a
     logit (measured), so it is held to that and to 18 of 20 same picks. A cache bug (wrong
     position, column or layer) moves logits by far more and breaks both."""
@@ -36,7 +40,7 @@ def test_kv_cache_decoding_equals_full_recomputation(name):
         seq.append(token)
         logits, cache = dec.forward([[token]], cache)
     print(f"{name}: max |logit difference| {worst:.2e}, same pick {same}/20")
-    if dec.manifest["precision"] == "int8":
+    if dec.manifest["accuracy_level"] == 4:
         assert worst < 2.0 and same >= 18
     else:
         assert worst < 1e-3 and same == 20
@@ -47,14 +51,14 @@ def test_right_padded_batch_step_is_bit_identical_to_single_rows(name):
     """What batching relies on (padding_side "right"): rows with caches of different lengths,
     right-padded into one batch (garbage after each row's columns), decode one token each,
     and every row's logits and new cache columns equal its own single-row step bit for bit
-    where the manifest says `batch_invariant` (fp32, int8). int4's float MatMulNBits path uses
-    other kernels for one row than for several, so it only agrees to rounding, and the
-    engine runs its rows alone."""
+    where the manifest says `batch_invariant` (fp32; int8 and int4 with int8 compute). The
+    float MatMulNBits path (accuracy_level 1) uses other kernels for one row than for
+    several, so it only agrees to rounding, and the engine runs its rows alone."""
     dec = decoder(model_path(name))
     precision = dec.manifest["precision"]
     assert dec.manifest["padding_side"] == "right"
     exact = dec.manifest["batch_invariant"]
-    assert exact == (precision != "int4")
+    assert exact == (precision == "fp32" or dec.manifest["accuracy_level"] == 4)
     prompts = [dec.encode("<|im_start|>user\nHi<|im_end|>\n"), dec.encode(PROMPT), dec.encode("Flink rows per second")]
     caches = [dec.forward([p], dec.empty_cache())[1] for p in prompts]
     tokens = [100, 200, 300]
@@ -83,19 +87,33 @@ def test_right_padded_batch_step_is_bit_identical_to_single_rows(name):
                 assert float(np.abs(batched - single).max()) < 1e-3, f"{precision} row {r}"
 
 
-@pytest.mark.parametrize("precision,minimum", [("int4", 0.95), ("int8", 0.85)])
-def test_teacher_forced_agreement_with_fp32(precision, minimum):
+def agreement_with_fp32(quantised):
     reference = decoder(smollm2_model("fp32"))
-    quantised = decoder(smollm2_model(precision))
     ids = reference.encode(FIXED_TEXT)
     ref_logits, _ = reference.forward([ids], reference.empty_cache(), all_logits=True)
     q_logits, _ = quantised.forward([ids], quantised.empty_cache(), all_logits=True)
     agreement = float(np.mean(ref_logits[0].argmax(-1) == q_logits[0].argmax(-1)))
     p_log, q_log = log_softmax(ref_logits[0].astype(np.float64)), log_softmax(q_logits[0].astype(np.float64))
     kl = float(np.mean(np.sum(np.exp(p_log) * (p_log - q_log), axis=-1)))
-    print(f"{precision}: top-1 agreement with fp32 {agreement:.3f} over {len(ids)} positions, "
-          f"mean KL(fp32 || {precision}) {kl:.4f} nats")
-    assert agreement >= minimum
+    print(f"{quantised.manifest['precision']} (accuracy_level {quantised.manifest['accuracy_level']}): "
+          f"top-1 agreement with fp32 {agreement:.3f} over {len(ids)} positions, mean KL {kl:.4f} nats")
+    return agreement
+
+
+@pytest.mark.parametrize("precision", ["int4", "int8"])
+def test_teacher_forced_agreement_with_fp32(precision):
+    """int8 activations (accuracy_level 4, both precisions' default) cost a few near-tie
+    picks: 0.93-0.94 measured."""
+    assert agreement_with_fp32(decoder(smollm2_model(precision))) >= 0.85
+
+
+def test_int4_with_float_compute_reproduces_fp32(tmp_path):
+    """--accuracy-level 1 computes the repacked Q4_1 weights in float: the GGUF's own
+    arithmetic, so fp32 and int4 pick the same token nearly everywhere (1.000 measured)."""
+    out = str(tmp_path / "int4-float")
+    subprocess.run([os.path.join(ROOT, "tools", "prepare-model"), "smollm2", "--precision", "int4",
+                    "--accuracy-level", "1", "--out", out], check=True, capture_output=True)
+    assert agreement_with_fp32(OnnxDecoder(out)) >= 0.99
 
 
 @pytest.mark.parametrize("name", ["smollm2-135m-instruct-fp32", DEFAULT_MODEL])

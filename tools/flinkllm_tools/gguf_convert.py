@@ -1,22 +1,26 @@
 """GGUF → decoder graph weights, for each precision.
 
 fp32: every weight dequantised. int4: the GGUF's own Q4_1 and Q4_K blocks repacked
-bit-exactly into 4-bit MatMulNBits, Q8_0 into 8-bit; Q5_0 and Q6_K re-quantised to 8 bits
-(4 would lose them); a tied output projection stays float. int8:
-every projection, the output one too, re-quantised to 8 bits per block of 32 from the
-dequantised weights. See DEFAULT_ACCURACY_LEVEL for how each computes.
+bit-exactly into 4-bit MatMulNBits, Q8_0, Q5_0 and Q6_K bit-exactly into 8-bit (4 bits
+would lose them); a tied output projection stays float. int8: Q8_0, Q5_0 and Q6_K
+repacked bit-exactly into 8 bits, every other projection (the output one too) re-quantised
+to 8 bits per block of 32 from the dequantised weights. See DEFAULT_ACCURACY_LEVEL for how
+each computes.
 """
 import numpy as np
 
 from .graph import Dense, TiedEmbedding
-from .quantize import quantize_4bit, quantize_8bit, repack_q4_1, repack_q4_k, repack_q8_0
+from .quantize import (quantize_4bit, quantize_8bit, repack_q4_1, repack_q4_k, repack_q5_0, repack_q6_k,
+                       repack_q8_0)
 
 PRECISIONS = ("fp32", "int8", "int4")
 
-# MatMulNBits accuracy_level per precision: 1 computes in float (int4 then reproduces the
-# GGUF weights exactly: top-1 agreement with fp32 1.000), 4 quantises activations to int8
-# (faster; int8 agreement ~0.94). Overridable with --accuracy-level.
-DEFAULT_ACCURACY_LEVEL = {"fp32": None, "int8": 4, "int4": 1}
+# MatMulNBits accuracy_level per precision: 4 quantises activations to int8, as llama.cpp
+# does for its own quantised matmuls; 1 computes 4-bit nodes in float, reproducing the GGUF
+# weights' arithmetic exactly (SmolLM2 int4 top-1 agreement with fp32 1.000) at ~1.5x the
+# time per token (Qwen 1.5B: 128 against 84 ms). 8-bit nodes always compute at 4 (see
+# DecoderGraph.node_accuracy_level). Overridable with --accuracy-level.
+DEFAULT_ACCURACY_LEVEL = {"fp32": None, "int8": 4, "int4": 4}
 
 _PROJECTIONS = {"q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
                 "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
@@ -72,26 +76,22 @@ class GgufWeights:
     def _projection(self, tensor, part):
         out_features, in_features = tensor.shape
         weight_rows = self._unpermute(np.arange(out_features), part) if self._permute and part in ("q", "k") else None
-        if self.precision == "int4" and tensor.qtype in _REPACK:
-            spec = _REPACK[tensor.qtype](tensor.raw, out_features, in_features)
+        repack = _REPACK.get(self.precision, {}).get(tensor.qtype)
+        if repack is not None:
+            spec = repack(tensor.raw, out_features, in_features)
             # Permuting whole rows keeps every block intact: repack, then reorder rows.
             return spec if weight_rows is None else _reorder_rows(spec, weight_rows)
         weight = self._unpermute(tensor.dequantized(), part)
         if self.precision == "fp32":
             return Dense(weight)
-        if self.precision == "int4" and tensor.qtype not in _FOUR_BIT_OR_LESS:
-            # 5- and 6-bit blocks (Q5_0, Q6_K) cannot be written in 4 bits without loss:
-            # they keep 8 bits (Qwen2.5-0.5B int4 re-quantised to 4 bits agreed with llama.cpp
-            # at 0.81 of positions; bench/agreement).
-            return quantize_8bit(weight)
         return quantize_4bit(weight) if self.precision == "int4" else quantize_8bit(weight)
 
 
-# GGUF block types int4 repacks bit-exactly into MatMulNBits.
-_REPACK = {"Q4_1": repack_q4_1, "Q4_K": repack_q4_k, "Q8_0": repack_q8_0}
-# Types int4 may re-quantise to 4 bits: float tensors (int4 asks for 4 bits, and a float
-# source loses no more than any 4-bit quantisation does) and types of 4 bits or fewer.
-_FOUR_BIT_OR_LESS = ("F32", "F16", "BF16", "Q4_0", "Q4_1", "Q4_K", "Q2_K", "Q3_K")
+# GGUF block types repacked bit-exactly into MatMulNBits, per precision. 5- and 6-bit blocks
+# (Q5_0, Q6_K) keep 8 bits in int4: re-quantised to 4 bits, Qwen2.5-0.5B agreed with
+# llama.cpp at 0.81 of positions (bench/agreement). Other types are re-quantised.
+_EXACT_8BIT = {"Q8_0": repack_q8_0, "Q5_0": repack_q5_0, "Q6_K": repack_q6_k}
+_REPACK = {"int4": {"Q4_1": repack_q4_1, "Q4_K": repack_q4_k, **_EXACT_8BIT}, "int8": _EXACT_8BIT}
 
 
 def _reorder_rows(spec, order):

@@ -133,7 +133,7 @@ class DecoderGraph:
                 inputs.append(b.const(spec.zero_points, "zero_points"))
             y = b.op("MatMulNBits", inputs,
                      domain=MS_DOMAIN, K=spec.in_features, N=spec.out_features, bits=spec.bits,
-                     block_size=spec.block_size, accuracy_level=self.accuracy_level)
+                     block_size=spec.block_size, accuracy_level=self.node_accuracy_level(spec))
             if spec.block_offsets is not None:
                 y = b.op("Add", [y, self._block_offset_term(x, spec)])
         elif isinstance(spec, TiedEmbedding):
@@ -146,6 +146,12 @@ class DecoderGraph:
         if bias is not None:
             y = b.op("Add", [y, b.const(bias.astype(np.float32), "bias")])
         return y
+
+    def node_accuracy_level(self, spec):
+        """The graph's level for 4-bit nodes; 8-bit nodes always compute with int8
+        activations (level 4): ONNX Runtime has no float kernel for 8 bits and below level 4
+        dequantises the whole matrix on every call (~250x slower per one-row matmul, measured)."""
+        return max(self.accuracy_level, 4) if spec.bits == 8 else self.accuracy_level
 
     def projections(self, x, specs, biases=None):
         """x @ each spec, fused into one node and split when possible."""

@@ -23,10 +23,10 @@ def build_manifest(*, name, architecture, precision, config, tokens, chat_templa
     GroupQueryAttention graph; rows can share a batch), "left" for concatenating
     attention such as optimum exports (rows run one at a time)."""
     # Whether a row's results stay bit-identical in a batch of several rows: measured for
-    # fp32 MatMul and int8 MatMulNBits with int8 compute (accuracy_level 4); the float
-    # MatMulNBits path (int4, accuracy_level 1) uses other kernels for one row than for
+    # fp32 MatMul and for 4- and 8-bit MatMulNBits with int8 compute (accuracy_level 4); the
+    # float MatMulNBits path (accuracy_level 1) uses other kernels for one row than for
     # several. Unmeasured combinations count as not invariant.
-    batch_invariant = precision == "fp32" or (precision == "int8" and accuracy_level == 4)
+    batch_invariant = precision == "fp32" or (precision in ("int8", "int4") and accuracy_level == 4)
     return {
         "format_version": FORMAT_VERSION,
         "name": name,

@@ -65,6 +65,51 @@ def repack_q8_0(raw, out_features, in_features):
     return BlockQuantized(packed, d.reshape(-1), None, 8, BLOCK, in_features, out_features)
 
 
+def repack_q5_0(raw, out_features, in_features):
+    """GGUF Q5_0 (value = d*(q - 16), q 0..31 per block of 32) → 8-bit MatMulNBits, exactly."""
+    d = _f16(_blocks(raw, out_features, in_features, 22)[..., 0:2])              # [N, K/32]
+    return _integer_8bit(_dequantized(raw, "Q5_0", out_features, in_features), d, BLOCK)
+
+
+def repack_q6_k(raw, out_features, in_features):
+    """GGUF Q6_K → 8-bit MatMulNBits with blocks of 16, exactly.
+
+    A Q6_K super-block of 256 values is 128 bytes of low nibbles, 64 of high bit pairs, 16
+    int8 scales (one per 16 values) and d (f16): value = d*scale*(q - 32), q 0..63. A
+    MatMulNBits block of 16 with scale d*scale (exact in float32) holds it; 16-value blocks
+    keep ONNX Runtime's int8-compute kernel (measured as fast as blocks of 32)."""
+    blocks = raw.reshape(out_features, in_features // 256, 210)
+    d = _f16(blocks[..., 208:210])                                                # [N, S]
+    scales = blocks[..., 192:208].copy().view(np.int8).astype(np.float32)        # [N, S, 16]
+    step = (d[..., None] * scales).reshape(out_features, in_features // 16)
+    return _integer_8bit(_dequantized(raw, "Q6_K", out_features, in_features), step, 16)
+
+
+def _f16(two_bytes):
+    return two_bytes.copy().view(np.float16)[..., 0].astype(np.float32)
+
+
+def _dequantized(raw, qtype, out_features, in_features):
+    from gguf import GGMLQuantizationType
+    from gguf.quants import dequantize
+    return np.asarray(dequantize(raw, GGMLQuantizationType[qtype]), np.float32).reshape(out_features, in_features)
+
+
+def _integer_8bit(values, steps, block):
+    """Weights that are `step * integer` per block (|integer| <= 127) → 8-bit MatMulNBits
+    with the implicit zero point 128. Checks the result reproduces `values` bit for bit:
+    the GGUF layouts are read from the gguf package's own dequantiser, so a format we
+    misread fails here instead of converting silently into a different model."""
+    out_features, in_features = values.shape
+    grouped = values.reshape(out_features, in_features // block, block)
+    safe = np.where(steps == 0, np.float32(1.0), steps).astype(np.float32)
+    q = np.rint(grouped / safe[..., None])
+    if np.abs(q).max() > 127 or not np.array_equal((q * steps[..., None]).astype(np.float32), grouped):
+        raise ValueError("weights are not integer multiples of their block scales")
+    packed = (q + 128).astype(np.uint8)
+    return BlockQuantized(packed, steps.astype(np.float32).reshape(-1), None, 8, block, in_features, out_features)
+
+
 def quantize_8bit(weight):
     """Float [N, K] → symmetric 8-bit per block of 32 along K."""
     return _quantize_symmetric(weight, 8)
