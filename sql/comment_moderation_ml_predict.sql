@@ -16,12 +16,16 @@ CREATE TEMPORARY TABLE comments (
 
 CREATE TEMPORARY MODEL moderation
 INPUT (message STRING)
-OUTPUT (verdict STRING, rewrite VARCHAR(160), error_message STRING)
+OUTPUT (target STRING, verdict STRING, rewrite VARCHAR(160), error_message STRING)
 WITH (
   'provider' = 'flinkllm',
   'model' = 'qwen2.5-coder-1.5b-instruct-int8',
   'system-prompt-file' = 'comment_moderation.system.txt',
   'examples-file' = 'comment_moderation.examples.jsonl',
+  'input-template' = 'Comment: {message}
+
+Criticism of the video, however harsh, is safe. Is a person attacked?',
+  'output.target.enum' = 'the video, a person, the video and a person, nothing',
   'output.verdict.enum' = 'safe, unsafe',
   'error-handling-strategy' = 'ignore',
   'error-string-column' = 'error_message',

@@ -26,12 +26,16 @@ FROM comments_events;
 
 CREATE TEMPORARY MODEL moderation
 INPUT (message STRING)
-OUTPUT (verdict STRING, rewrite VARCHAR(160))
+OUTPUT (target STRING, verdict STRING, rewrite VARCHAR(160))
 WITH (
   'provider' = 'flinkllm',
   'model' = 'qwen2.5-coder-1.5b-instruct-int8',
   'system-prompt-file' = 'comment_moderation.system.txt',
   'examples-file' = 'comment_moderation.examples.jsonl',
+  'input-template' = 'Comment: {message}
+
+Criticism of the video, however harsh, is safe. Is a person attacked?',
+  'output.target.enum' = 'the video, a person, the video and a person, nothing',
   'output.verdict.enum' = 'safe, unsafe',
   'threads' = '2'
 );
