@@ -202,8 +202,8 @@ impl<'a> RowDecoder<'a> {
 
     fn over_limit(&self) -> Error {
         Error::GenerationLimit(format!(
-            "max_new_tokens={} reached before the JSON was complete ({} bytes written); a schema whose strings and arrays are all \
-             bounded (maxLength, maxItems) gets a cap no valid answer reaches when max_new_tokens is left unset",
+            "max_new_tokens={} reached before the JSON was complete ({} bytes written); a schema whose arrays are all bounded \
+             (maxItems) gets a cap no valid answer reaches when max_new_tokens is left unset",
             self.limits.max_new_tokens,
             self.rc.text.len()
         ))

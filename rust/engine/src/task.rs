@@ -55,6 +55,9 @@ struct TaskFile {
     context_overflow_action: Option<String>,
     #[serde(default)]
     max_context_size: Option<usize>,
+    /// Bound for strings whose schema gives no `maxLength` (schema::DEFAULT_MAX_STRING_LENGTH).
+    #[serde(default)]
+    max_string_length: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,7 +282,10 @@ impl TaskSpec {
                 .map_err(|e| invalid(path, format_args!("{file}: {e}")))?,
             _ => return Err(invalid(path, "give exactly one of schema or schema_file")),
         };
-        let ir = schema::parse_schema(&schema)?;
+        if f.max_string_length == Some(0) {
+            return Err(invalid(path, "max_string_length must be at least 1"));
+        }
+        let ir = schema::parse_schema_with(&schema, f.max_string_length.unwrap_or(schema::DEFAULT_MAX_STRING_LENGTH))?;
         let examples = match (f.examples, f.examples_file) {
             (Some(e), None) => e,
             (None, Some(file)) => read_text(&base, &file, path, "examples_file", allowed)?

@@ -3,7 +3,7 @@
 //! exactly the bytes that would break a bound the regex leaves out.
 
 use flinkllm_engine::constraint::bounds::Tracker;
-use flinkllm_engine::schema::{layout, parse_schema, regex::schema_regex, render, validate::Validator};
+use flinkllm_engine::schema::{layout, parse_schema, regex::schema_regex, render, validate::Validator, DEFAULT_MAX_STRING_LENGTH};
 use flinkllm_engine::ErrorKind;
 use serde_json::{json, Value};
 
@@ -11,6 +11,11 @@ fn full_match(schema: &Value, text: &str) -> bool {
     let ir = parse_schema(schema).unwrap();
     let re = regex::Regex::new(&format!("^(?:{})$", schema_regex(&ir))).unwrap();
     re.is_match(text)
+}
+
+/// Both the regex and the bounds tracker take `text`: what the constraint lets through.
+fn accepted(schema: &Value, text: &str) -> bool {
+    full_match(schema, text) && tracked(schema, text)
 }
 
 /// Feeds `text` through the tracker; `Ok` if every byte and the end are accepted.
@@ -23,18 +28,59 @@ fn tracked(schema: &Value, text: &str) -> bool {
 #[test]
 fn unsupported_keywords_are_named() {
     for (schema, word) in [
-        (json!({"type": "object", "properties": {"a": {"type": "string", "minLength": 1, "uniqueItems": true}}}), "uniqueItems"),
         (json!({"type": "array", "items": {"type": "integer", "multipleOf": 3}}), "multipleOf"),
-        (json!({"type": "object", "patternProperties": {"x": {"type": "string"}}}), "patternProperties"),
         (json!({"type": "string", "format": "hostname"}), "hostname"),
-        (json!({"not": {"type": "string"}}), "not"),
+        (json!({"type": "string", "not": {"pattern": "^a"}}), "not"),
         (json!({"$ref": "#/$defs/n", "$defs": {"n": {"type": "object", "properties": {"c": {"$ref": "#/$defs/n"}}}}}), "recursive"),
         (json!({"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}), "oneOf"),
+        (json!({"allOf": [{"$ref": "https://example.com/s.json"}, {"type": "object"}]}), "remote"),
+        (json!({"type": "array", "items": {"type": "integer"}, "contains": {"type": "integer"}, "maxContains": 1}), "maxContains"),
+        (json!({"allOf": [{"type": "string"}, {"type": "integer"}]}), "allOf"),
     ] {
         let err = parse_schema(&schema).expect_err(word);
         assert_eq!(err.kind(), ErrorKind::UnsupportedSchema);
         assert!(err.reason().contains(word), "{word}: {}", err.reason());
     }
+}
+
+/// Draft 2020-12 keywords reduce to enforced ones: the reduced schema's regex and bounds
+/// accept exactly the values shown, which the original schema allows too.
+#[test]
+fn draft_2020_keywords_reduce_to_enforced_ones() {
+    // pydantic: a described $ref wrapped in allOf, merged with the object's own keywords
+    let s = json!({"type": "object", "properties": {"level": {"allOf": [{"$ref": "#/$defs/L"}], "description": "how bad"}},
+                   "required": ["level"], "$defs": {"L": {"enum": ["low", "high"]}}});
+    assert!(accepted(&s, r#"{"level": "low"}"#));
+    assert!(!accepted(&s, r#"{"level": "mid"}"#));
+    // additionalProperties: false in one allOf branch forbids what the other declares
+    let s = json!({"allOf": [{"type": "object", "properties": {"a": {"type": "null"}, "b": {"type": "null"}}, "required": ["a"]},
+                             {"properties": {"a": {}}, "additionalProperties": false}]});
+    assert!(accepted(&s, r#"{"a": null}"#));
+    assert!(!accepted(&s, r#"{"a": null, "b": null}"#));
+    // prefixItems: a tuple, with no more items after it
+    let s = json!({"type": "array", "prefixItems": [{"type": "integer"}, {"type": "boolean"}], "items": false});
+    assert!(accepted(&s, "[1, true]"));
+    assert!(accepted(&s, "[1]"));
+    assert!(!accepted(&s, "[true, 1]"));
+    assert!(!accepted(&s, "[1, true, 2]"));
+    // type next to anyOf, distributed into the branches
+    let s = json!({"type": "string", "anyOf": [{"maxLength": 2}, {"minLength": 4}]});
+    assert!(accepted(&s, r#""ab""#) && accepted(&s, r#""abcd""#));
+    assert!(!accepted(&s, r#""abc""#));
+    // an untyped, any-value field and a free string with the engine's bound
+    let s = json!({"type": "object", "properties": {"x": {}, "s": {"type": "string"}}, "required": ["x", "s"]});
+    assert!(accepted(&s, r#"{"x": [1, "a"], "s": "t"}"#) && accepted(&s, r#"{"x": null, "s": "t"}"#));
+    let long = format!(r#"{{"x": 1, "s": "{}"}}"#, "a".repeat(DEFAULT_MAX_STRING_LENGTH as usize + 1));
+    assert!(!accepted(&s, &long));
+    // dependentRequired and minProperties decide which optional properties appear
+    let s = json!({"type": "object", "properties": {"a": {"type": "null"}, "b": {"type": "null"}}, "required": ["a"],
+                   "dependentRequired": {"a": ["b"]}});
+    assert!(accepted(&s, r#"{"a": null, "b": null}"#));
+    assert!(!accepted(&s, r#"{"a": null}"#));
+    // if/then: values that satisfy both
+    let s = json!({"type": "integer", "if": {"minimum": 10}, "then": {"maximum": 20}, "else": {"maximum": 0}});
+    assert!(accepted(&s, "15"));
+    assert!(!accepted(&s, "25") && !accepted(&s, "5"));
 }
 
 #[test]
@@ -124,6 +170,10 @@ fn anyof_intersects_bounds_of_open_branches() {
     ]});
     assert!(tracked(&s, r#"{"k": "abc"}"#));
     assert!(!tracked(&s, r#"{"k": "abcd"}"#), "both branches still possible: the tighter bound holds");
+    // Strings that are the alternatives of one anyOf are chosen between, not intersected.
+    let s = json!({"type": "object", "properties": {"s": {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "string", "minLength": 4}]}}, "required": ["s"]});
+    assert!(tracked(&s, r#"{"s": "ab"}"#) && tracked(&s, r#"{"s": "abcd"}"#));
+    assert!(!tracked(&s, r#"{"s": "abc"}"#));
 }
 
 #[test]

@@ -48,6 +48,8 @@ fn shape_of(schema: &SchemaIr, id: NodeId) -> (Shape, bool) {
         Node::Boolean => (Shape::Boolean, false),
         Node::Null => (Shape::Json, true),
         Node::Enum(values) => enum_shape(values),
+        // A tuple's positions have types of their own: its JSON text, as for mixed anyOf.
+        Node::Array { prefix, .. } if !prefix.is_empty() => (Shape::Json, false),
         Node::Array { items, .. } => (Shape::Array(Box::new(shape_of(schema, *items).0)), false),
         Node::Object { properties, .. } if properties.is_empty() => (Shape::Json, false),
         Node::Object { properties, .. } => {

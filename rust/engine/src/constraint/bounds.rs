@@ -23,9 +23,11 @@ enum ObjPhase {
 
 #[derive(Debug, Clone)]
 enum Frame {
-    Value(Cands),
-    Object { cands: Cands, phase: ObjPhase, value: Cands },
-    Array { items: Cands, count: u64, min: u64, max: Option<u64>, started: bool },
+    /// The candidates, and whether they all stem from one parent node (see `StrState::alternatives`).
+    Value(Cands, bool),
+    Object { cands: Cands, phase: ObjPhase, value: Cands, value_local: bool },
+    /// `prefix`: candidates of the first items (tuples), `items` of the rest; `local`: one array node.
+    Array { prefix: Vec<Cands>, items: Cands, local: bool, count: u64, min: u64, max: Option<u64>, started: bool },
     Str(StrState),
     Key { bytes: Vec<u8>, escape: bool },
     Num { range: Option<Range>, text: String },
@@ -33,7 +35,7 @@ enum Frame {
 }
 
 /// Length accounting of the string being written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StrState {
     pub min: u64,
     pub max: Option<u64>,
@@ -41,6 +43,21 @@ pub struct StrState {
     pub count: u64,
     /// The previous byte was an unescaped backslash.
     pub escape: bool,
+    /// Several plain strings (no pattern, no format) among the candidates: the regex cannot
+    /// tell them apart, so any one whose (min, max) holds makes the text valid; `min`/`max`
+    /// are then their envelope. Empty: `min`/`max` are the intersection of all candidates.
+    pub alternatives: Vec<(u64, Option<u64>)>,
+}
+
+impl StrState {
+    fn fits(&self, closing: bool) -> bool {
+        let within = |min: u64, max: Option<u64>| max.map_or(true, |m| self.count <= m) && (!closing || self.count >= min);
+        if self.alternatives.is_empty() {
+            within(self.min, self.max)
+        } else {
+            self.alternatives.iter().any(|(min, max)| within(*min, *max))
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +73,7 @@ impl<'a> Tracker<'a> {
     pub fn new(ir: &'a SchemaIr) -> Self {
         let mut root = Vec::new();
         ir.alternatives(ir.root, &mut root);
-        Tracker { ir, stack: vec![Frame::Value(Some(root))], done: false }
+        Tracker { ir, stack: vec![Frame::Value(Some(root), true)], done: false }
     }
 
     /// The string whose content is being written, if any (keys excluded).
@@ -95,15 +112,15 @@ impl<'a> Tracker<'a> {
                 return if is_ws(b) { Ok(()) } else { Err(Violation) };
             };
             match top {
-                Frame::Value(cands) => {
+                Frame::Value(cands, local) => {
                     if is_ws(b) {
                         return Ok(());
                     }
-                    let cands = cands.take();
+                    let (cands, local) = (cands.take(), *local);
                     self.stack.pop();
-                    return self.start_value(cands, b);
+                    return self.start_value(cands, local, b);
                 }
-                Frame::Object { cands, phase, value } => match (*phase, b) {
+                Frame::Object { cands, phase, value, value_local } => match (*phase, b) {
                     (_, b) if is_ws(b) => return Ok(()),
                     (ObjPhase::KeyOrEnd, b'"') => {
                         *phase = ObjPhase::Colon;
@@ -118,7 +135,8 @@ impl<'a> Tracker<'a> {
                     (ObjPhase::Colon, b':') => {
                         let v = value.take();
                         *phase = ObjPhase::CommaOrEnd;
-                        self.stack.push(Frame::Value(v));
+                        let local = *value_local;
+                        self.stack.push(Frame::Value(v, local));
                         return Ok(());
                     }
                     (ObjPhase::CommaOrEnd, b',') => {
@@ -128,7 +146,7 @@ impl<'a> Tracker<'a> {
                     }
                     _ => return Err(Violation),
                 },
-                Frame::Array { items, count, min, max, started } => {
+                Frame::Array { prefix, items, local, count, min, max, started } => {
                     if is_ws(b) {
                         return Ok(());
                     }
@@ -150,8 +168,9 @@ impl<'a> Tracker<'a> {
                     }
                     let was_started = *started;
                     *started = true;
-                    let v = items.clone();
-                    self.stack.push(Frame::Value(v));
+                    let v = prefix.get(*count as usize - 1).unwrap_or(items).clone();
+                    let local = *local;
+                    self.stack.push(Frame::Value(v, local));
                     if was_started {
                         return Ok(()); // the comma is consumed; the item starts later
                     }
@@ -182,7 +201,7 @@ impl<'a> Tracker<'a> {
                     }
                     match b {
                         b'"' => {
-                            if s.count < s.min {
+                            if !s.fits(true) {
                                 return Err(Violation);
                             }
                             self.stack.pop();
@@ -196,7 +215,7 @@ impl<'a> Tracker<'a> {
                         b if b & 0xC0 != 0x80 => s.count += 1,
                         _ => {}
                     }
-                    return if s.max.is_some_and(|m| s.count > m) { Err(Violation) } else { Ok(()) };
+                    return if s.fits(false) { Ok(()) } else { Err(Violation) };
                 }
                 Frame::Num { range, text } => {
                     if b.is_ascii_digit() || b == b'.' || b == b'-' {
@@ -233,7 +252,7 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    fn start_value(&mut self, cands: Cands, b: u8) -> Result<(), Violation> {
+    fn start_value(&mut self, cands: Cands, local: bool, b: u8) -> Result<(), Violation> {
         let ir = self.ir;
         let fits = |n: &Node| match (n, b) {
             (Node::Object { .. }, b'{') | (Node::Array { .. }, b'[') | (Node::String { .. }, b'"') => true,
@@ -260,11 +279,20 @@ impl<'a> Tracker<'a> {
         };
         let nodes = |c: &Cands| c.iter().flatten().map(|id| ir.node(*id)).collect::<Vec<_>>();
         match b {
-            b'{' => self.stack.push(Frame::Object { cands, phase: ObjPhase::KeyOrEnd, value: None }),
+            b'{' => self.stack.push(Frame::Object { cands, phase: ObjPhase::KeyOrEnd, value: None, value_local: false }),
             b'[' => {
                 let (mut min, mut max, mut items) = (0u64, None::<u64>, cands.as_ref().map(|_| Vec::new()));
-                for n in nodes(&cands) {
-                    if let Node::Array { items: it, min_items, max_items } = n {
+                let arrays: Vec<&Node> = nodes(&cands).into_iter().filter(|n| matches!(n, Node::Array { .. })).collect();
+                let arrays_seen = arrays.len();
+                let longest = arrays.iter().map(|n| match n { Node::Array { prefix, .. } => prefix.len(), _ => 0 }).max().unwrap_or(0);
+                let mut prefix: Vec<Cands> = vec![cands.as_ref().map(|_| Vec::new()); longest];
+                for n in arrays {
+                    if let Node::Array { prefix: pre, items: it, min_items, max_items } = n {
+                        for (i, slot) in prefix.iter_mut().enumerate() {
+                            if let Some(list) = slot.as_mut() {
+                                ir.alternatives(*pre.get(i).unwrap_or(it), list);
+                            }
+                        }
                         min = min.max(*min_items);
                         max = match (max, max_items) {
                             (Some(a), Some(b)) => Some(a.min(*b)),
@@ -275,17 +303,33 @@ impl<'a> Tracker<'a> {
                         }
                     }
                 }
-                self.stack.push(Frame::Array { items, count: 0, min, max, started: false });
+                let local = arrays_seen == 1;
+                self.stack.push(Frame::Array { prefix, items, local, count: 0, min, max, started: false });
             }
             b'"' => {
-                let mut s = StrState { min: 0, max: None, count: 0, escape: false };
-                for n in nodes(&cands) {
-                    if let Node::String { min_length, max_length, .. } = n {
-                        s.min = s.min.max(*min_length);
-                        s.max = match (s.max, max_length) {
-                            (Some(a), Some(b)) => Some(a.min(*b)),
-                            (a, b) => a.or(*b),
-                        };
+                let mut s = StrState { min: 0, max: None, count: 0, escape: false, alternatives: Vec::new() };
+                let strings: Vec<&Node> = nodes(&cands).into_iter().filter(|n| matches!(n, Node::String { .. })).collect();
+                let plain = strings.iter().all(|n| matches!(n, Node::String { pattern: None, format: None, .. }));
+                // Only where the strings stem from one parent node: candidates from several
+                // parents (two object branches) must agree on every field at once, which
+                // choosing per string could break, so their bounds are intersected.
+                if strings.len() > 1 && plain && local {
+                    for n in &strings {
+                        if let Node::String { min_length, max_length, .. } = n {
+                            s.alternatives.push((*min_length, *max_length));
+                        }
+                    }
+                    s.min = s.alternatives.iter().map(|a| a.0).min().unwrap_or(0);
+                    s.max = s.alternatives.iter().map(|a| a.1).collect::<Option<Vec<u64>>>().and_then(|m| m.into_iter().max());
+                } else {
+                    for n in strings {
+                        if let Node::String { min_length, max_length, .. } = n {
+                            s.min = s.min.max(*min_length);
+                            s.max = match (s.max, max_length) {
+                                (Some(a), Some(b)) => Some(a.min(*b)),
+                                (a, b) => a.or(*b),
+                            };
+                        }
                     }
                 }
                 self.stack.push(Frame::Str(s));
@@ -323,7 +367,7 @@ impl<'a> Tracker<'a> {
     /// A key has been read: narrow the object candidates and note the value's nodes.
     fn key_done(&mut self, key: &[u8]) -> Result<(), Violation> {
         let ir = self.ir;
-        let Some(Frame::Object { cands, value, .. }) = self.stack.last_mut() else {
+        let Some(Frame::Object { cands, value, value_local, .. }) = self.stack.last_mut() else {
             return Err(Violation);
         };
         let Some(list) = cands.as_mut() else {
@@ -347,6 +391,7 @@ impl<'a> Tracker<'a> {
             return Err(Violation);
         }
         *value = Some(vals);
+        *value_local = list.len() == 1;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ pub fn check_one_of(nodes: &[Node], branches: &[NodeId], path: &str) -> Result<(
         for j in i + 1..branches.len() {
             if !disjoint(nodes, branches[i], branches[j]) {
                 return Err(Error::UnsupportedSchema(format!(
-                    "{path}: oneOf/type-list branches {i} and {j} may both match one value; \
+                    "{path}: keyword `oneOf` (or a `type` list): branches {i} and {j} may both match one value; \
                      use anyOf, or make them distinguishable (different types, different \
                      const/enum values, or a required property the other forbids)"
                 )));

@@ -5,6 +5,7 @@
 mod disjoint;
 pub mod format;
 pub mod layout;
+mod normalize;
 mod parse;
 mod pattern;
 pub mod regex;
@@ -14,7 +15,8 @@ pub mod validate;
 
 use serde_json::Value;
 
-pub use parse::parse_schema;
+pub use normalize::DEFAULT_MAX_STRING_LENGTH;
+pub use parse::{parse_schema, parse_schema_with};
 
 pub type NodeId = usize;
 
@@ -49,6 +51,8 @@ pub enum Node {
         additional: bool,
     },
     Array {
+        /// `prefixItems`: the first items' own schemas (a tuple); `items` for the rest.
+        prefix: Vec<NodeId>,
         items: NodeId,
         min_items: u64,
         max_items: Option<u64>,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::normalize::{normalize, DEFAULT_MAX_STRING_LENGTH, UNSUPPORTED};
 use super::{child_path, disjoint, pattern, Bound, Format, Node, NodeId, Property, SchemaIr};
 use crate::error::{Error, Result};
 
@@ -40,6 +41,7 @@ const ENFORCED: &[&str] = &[
     "exclusiveMinimum",
     "exclusiveMaximum",
     "items",
+    "prefixItems",
     "minItems",
     "maxItems",
     "$ref",
@@ -47,7 +49,22 @@ const ENFORCED: &[&str] = &[
     "oneOf",
 ];
 
+/// Parses a JSON Schema with the default bound for free strings.
 pub fn parse_schema(schema: &Value) -> Result<SchemaIr> {
+    parse_schema_with(schema, DEFAULT_MAX_STRING_LENGTH)
+}
+
+/// Parses a JSON Schema: draft 2020-12 keywords are first reduced to the enforced ones
+/// (`normalize`); strings without `maxLength` or `format` get `max_string_length`.
+pub fn parse_schema_with(schema: &Value, max_string_length: u64) -> Result<SchemaIr> {
+    let normalized = normalize(schema, max_string_length)?;
+    let mut ir = parse_normalized(&normalized)?;
+    ir.source = schema.clone();
+    Ok(ir)
+}
+
+/// Parses a schema that uses only the enforced keywords (the output of `normalize`).
+pub(crate) fn parse_normalized(schema: &Value) -> Result<SchemaIr> {
     let mut p = Parser {
         root: schema,
         nodes: Vec::new(),
@@ -96,6 +113,9 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(bad(path, "a schema must be an object")),
         };
+        if let Some(Value::String(why)) = obj.get(UNSUPPORTED) {
+            return Err(Error::UnsupportedSchema(why.strip_prefix("unsupported schema: ").unwrap_or(why).to_string()));
+        }
         for key in obj.keys() {
             if !ENFORCED.contains(&key.as_str()) && !ANNOTATIONS.contains(&key.as_str()) {
                 return Err(unsupported(
@@ -221,7 +241,7 @@ impl<'a> Parser<'a> {
     fn parse_typed(&mut self, obj: &'a Map<String, Value>, t: &str, path: &str) -> Result<NodeId> {
         let allowed: &[&str] = match t {
             "object" => &["properties", "required", "additionalProperties"],
-            "array" => &["items", "minItems", "maxItems"],
+            "array" => &["items", "prefixItems", "minItems", "maxItems"],
             "string" => &["minLength", "maxLength", "pattern", "format"],
             "integer" | "number" => &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"],
             "boolean" | "null" => &[],
@@ -311,12 +331,19 @@ impl<'a> Parser<'a> {
             return Err(unsupported(path, "tuple-form `items` (a list of schemas) is not supported"));
         }
         let items = self.parse(items_schema, &child_path(path, "items"))?;
+        let mut prefix = Vec::new();
+        if let Some(list) = obj.get("prefixItems") {
+            let list = list.as_array().ok_or_else(|| bad(path, "`prefixItems` must be an array"))?;
+            for (i, s) in list.iter().enumerate() {
+                prefix.push(self.parse(s, &child_path(&child_path(path, "prefixItems"), &i.to_string()))?);
+            }
+        }
         let min_items = count(obj, "minItems", path)?.unwrap_or(0);
         let max_items = count(obj, "maxItems", path)?;
         if max_items.is_some_and(|m| m < min_items) {
             return Err(bad(path, "minItems is larger than maxItems"));
         }
-        Ok(self.push(Node::Array { items, min_items, max_items }))
+        Ok(self.push(Node::Array { prefix, items, min_items, max_items }))
     }
 
     fn parse_string(&mut self, obj: &'a Map<String, Value>, path: &str) -> Result<NodeId> {
@@ -335,7 +362,7 @@ impl<'a> Parser<'a> {
                 other => {
                     return Err(unsupported(
                         path,
-                        format_args!("format {other:?} is not supported (date, date-time, uuid, email are)"),
+                        format_args!("keyword `format` {other:?} is not supported (date, date-time, uuid, email are)"),
                     ))
                 }
             }),
@@ -368,7 +395,7 @@ impl<'a> Parser<'a> {
 fn keyword_belongs(keyword: &str, t: &str) -> bool {
     match t {
         "object" => ["properties", "required", "additionalProperties"].contains(&keyword),
-        "array" => ["items", "minItems", "maxItems"].contains(&keyword),
+        "array" => ["items", "prefixItems", "minItems", "maxItems"].contains(&keyword),
         "string" => ["minLength", "maxLength", "pattern", "format"].contains(&keyword),
         "integer" | "number" => {
             ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].contains(&keyword)

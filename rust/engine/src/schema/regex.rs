@@ -36,12 +36,16 @@ fn node_regex(ir: &SchemaIr, id: NodeId) -> String {
             let req: Vec<bool> = properties.iter().map(|p| p.required).collect();
             format!(r"\{{{}\}}", props_regex(&kv, &req, 0, true))
         }
-        Node::Array { items, min_items, max_items } => {
+        Node::Array { prefix, items, min_items, max_items } => {
             if *max_items == Some(0) {
                 return r"\[\]".to_string();
             }
             let item = node_regex(ir, *items);
-            let list = format!("{item}(?:{}{item})*", esc(ITEM_SEP));
+            let list = if prefix.is_empty() {
+                format!("{item}(?:{}{item})*", esc(ITEM_SEP))
+            } else {
+                tuple_regex(ir, prefix, &item, *max_items)
+            };
             if *min_items == 0 {
                 format!(r"\[(?:{list})?\]")
             } else {
@@ -74,6 +78,17 @@ fn node_regex(ir: &SchemaIr, id: NodeId) -> String {
             format!("(?:{})", alts.join("|"))
         }
     }
+}
+
+/// `p0(?:, p1(?:, p2(?:, item)*)?)?`: each position its own schema, counts left to the
+/// bounds tracker; the trailing items only where `maxItems` leaves room for them.
+fn tuple_regex(ir: &SchemaIr, prefix: &[NodeId], item: &str, max_items: Option<u64>) -> String {
+    let sep = esc(ITEM_SEP);
+    let mut tail = if max_items.map_or(true, |m| m > prefix.len() as u64) { format!("(?:{sep}{item})*") } else { String::new() };
+    for p in prefix[1..].iter().rev() {
+        tail = format!("(?:{sep}{}{tail})?", node_regex(ir, *p));
+    }
+    format!("{}{tail}", node_regex(ir, prefix[0]))
 }
 
 /// A minus sign only where negative values are possible: a forbidden `-` would

@@ -24,8 +24,8 @@ pub fn canonical(ir: &SchemaIr, id: NodeId, v: &Value) -> Value {
             }
             Value::Object(out)
         }
-        (Node::Array { items, .. }, Value::Array(a)) => {
-            Value::Array(a.iter().map(|x| canonical(ir, *items, x)).collect())
+        (Node::Array { prefix, items, .. }, Value::Array(a)) => {
+            Value::Array(a.iter().enumerate().map(|(i, x)| canonical(ir, *prefix.get(i).unwrap_or(items), x)).collect())
         }
         (Node::AnyOf { branches, .. }, _) => {
             let mut alts = Vec::new();
@@ -76,6 +76,10 @@ fn phrase(ir: &SchemaIr, id: NodeId, depth: usize) -> String {
             let fields: Vec<String> =
                 properties.iter().map(|p| format!("{}: {}", p.name, phrase(ir, p.node, depth + 1))).collect();
             format!("object {{{}}}", fields.join(", "))
+        }
+        Node::Array { prefix, .. } if !prefix.is_empty() => {
+            let parts: Vec<String> = prefix.iter().map(|p| phrase(ir, *p, depth + 1)).collect();
+            format!("list [{}, …]", parts.join(", "))
         }
         Node::Array { items, max_items, .. } => match max_items {
             Some(m) => format!("list of at most {m} × {}", phrase(ir, *items, depth + 1)),

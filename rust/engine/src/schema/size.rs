@@ -13,7 +13,8 @@ use super::{format, Node, NodeId, SchemaIr};
 /// two-character escapes the constraint allows (it never writes `\uXXXX`).
 const MAX_CHAR_BYTES: usize = 4;
 
-/// `None` when some string or array in the schema is unbounded.
+/// `None` when some array in the schema is unbounded (strings always have a bound: their
+/// `maxLength`, a bounded `pattern`/`format`, or the engine's `max_string_length`).
 pub fn max_output_bytes(ir: &SchemaIr) -> Option<usize> {
     node_max(ir, ir.root)
 }
@@ -29,14 +30,17 @@ fn node_max(ir: &SchemaIr, id: NodeId) -> Option<usize> {
             }
             Some(total)
         }
-        Node::Array { items, max_items, .. } => {
+        Node::Array { prefix, items, max_items, .. } => {
             let n = usize::try_from((*max_items)?).ok()?;
             if n == 0 {
                 return Some(2);
             }
             // [a, b, c]: n items, n - 1 separators, two brackets
-            let items = n.checked_mul(node_max(ir, *items)?)?;
-            items.checked_add((n - 1) * ITEM_SEP.len() + 2)
+            let mut total = (n - 1).checked_mul(ITEM_SEP.len())?.checked_add(2)?;
+            for i in 0..n {
+                total = total.checked_add(node_max(ir, *prefix.get(i).unwrap_or(items))?)?;
+            }
+            Some(total)
         }
         Node::String { max_length, pattern, format, .. } => {
             let by_length = max_length.and_then(|n| usize::try_from(n).ok()?.checked_mul(MAX_CHAR_BYTES));
@@ -101,7 +105,9 @@ mod tests {
     fn formats_and_patterns_bound_strings() {
         let s = json!({"type": "object", "properties": {"d": {"type": "string", "format": "date"}, "p": {"type": "string", "pattern": "^[a-z]{2,5}$"}}, "required": ["d", "p"]});
         assert_eq!(max(s), Some(r#"{"d": "2024-01-01", "p": "abcde"}"#.len()));
+        // A free string gets the engine's bound, so it is bounded too.
         let free = json!({"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]});
-        assert_eq!(max(free), None);
+        let bound = crate::schema::DEFAULT_MAX_STRING_LENGTH as usize;
+        assert_eq!(max(free), Some(r#"{"s": ""}"#.len() + 4 * bound));
     }
 }

@@ -60,14 +60,14 @@ impl Validator {
                 }
                 Ok(())
             }
-            Node::Array { items, min_items, max_items } => {
+            Node::Array { prefix, items, min_items, max_items } => {
                 let Value::Array(a) = v else { return fail("expected an array".into()) };
                 let n = a.len() as u64;
                 if n < *min_items || max_items.is_some_and(|m| n > m) {
                     return fail(format!("{n} items is outside the allowed count"));
                 }
                 for (i, x) in a.iter().enumerate() {
-                    self.check(*items, x, &format!("{path}/{i}"))?;
+                    self.check(*prefix.get(i).unwrap_or(items), x, &format!("{path}/{i}"))?;
                 }
                 Ok(())
             }
