@@ -28,7 +28,7 @@ fn tracked(schema: &Value, text: &str) -> bool {
 #[test]
 fn unsupported_keywords_are_named() {
     for (schema, word) in [
-        (json!({"type": "array", "items": {"type": "integer", "multipleOf": 3}}), "multipleOf"),
+        (json!({"type": "array", "items": {"type": "number", "multipleOf": 0.5}}), "multipleOf"),
         (json!({"type": "string", "format": "hostname"}), "hostname"),
         (json!({"type": "string", "not": {"pattern": "^a"}}), "not"),
         (json!({"$ref": "#/$defs/n", "$defs": {"n": {"type": "object", "properties": {"c": {"$ref": "#/$defs/n"}}}}}), "recursive"),
@@ -77,6 +77,14 @@ fn draft_2020_keywords_reduce_to_enforced_ones() {
                    "dependentRequired": {"a": ["b"]}});
     assert!(accepted(&s, r#"{"a": null, "b": null}"#));
     assert!(!accepted(&s, r#"{"a": null}"#));
+    // multipleOf on integers, digit by digit: a prefix that cannot end on a multiple in range is refused
+    let s = json!({"type": "integer", "multipleOf": 7, "maximum": 20});
+    assert!(accepted(&s, "14") && accepted(&s, "-7") && accepted(&s, "0"));
+    assert!(!accepted(&s, "15") && !accepted(&s, "21"));
+    let ir = parse_schema(&s).unwrap();
+    let t = Tracker::new(&ir);
+    assert!(!t.accepts(b"2"), "2 is no multiple of 7, and 20..29 above the maximum reach none but 21");
+    assert!(t.accepts(b"1"), "14");
     // if/then: values that satisfy both
     let s = json!({"type": "integer", "if": {"minimum": 10}, "then": {"maximum": 20}, "else": {"maximum": 0}});
     assert!(accepted(&s, "15"));

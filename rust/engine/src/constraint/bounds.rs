@@ -337,17 +337,22 @@ impl<'a> Tracker<'a> {
             b'-' | b'0'..=b'9' => {
                 let mut range: Option<Range> = None;
                 for n in nodes(&cands) {
-                    let (lo, hi, integer) = match n {
-                        Node::Integer { minimum, maximum } => (*minimum, *maximum, true),
-                        Node::Number { minimum, maximum } => (*minimum, *maximum, false),
+                    let (lo, hi, integer, multiple_of) = match n {
+                        Node::Integer { minimum, maximum, multiple_of } => (*minimum, *maximum, true, *multiple_of),
+                        Node::Number { minimum, maximum } => (*minimum, *maximum, false, None),
                         _ => continue,
                     };
                     range = Some(match range {
-                        None => Range { lo, hi, integer },
+                        None => Range { lo, hi, integer, multiple_of },
+                        // Several candidates: all their constraints at once (a subset of each).
                         Some(r) => Range {
                             lo: tighter(r.lo, lo, true),
                             hi: tighter(r.hi, hi, false),
                             integer: r.integer && integer,
+                            multiple_of: match (r.multiple_of, multiple_of) {
+                                (Some(a), Some(b)) => Some(a / gcd(a, b) * b),
+                                (a, b) => a.or(b),
+                            },
                         },
                     });
                 }
@@ -413,6 +418,10 @@ fn tighter(a: Option<crate::schema::Bound>, b: Option<crate::schema::Bound>, low
         }
         (x, y) => x.or(y),
     }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 fn is_ws(b: u8) -> bool {

@@ -10,6 +10,8 @@ pub struct Range {
     pub lo: Option<Bound>,
     pub hi: Option<Bound>,
     pub integer: bool,
+    /// Integers only: values must be multiples of this.
+    pub multiple_of: Option<u64>,
 }
 
 impl Range {
@@ -20,7 +22,7 @@ impl Range {
 
     /// Whether the finished number `text` is inside the range.
     pub fn accepts(&self, text: &str) -> bool {
-        text.parse::<f64>().is_ok_and(|x| self.contains(x))
+        text.parse::<f64>().is_ok_and(|x| self.contains(x) && self.multiple_of.is_none_or(|m| x % m as f64 == 0.0))
     }
 
     /// Whether some number starting with `text` (as the schema regex can extend it)
@@ -105,7 +107,11 @@ impl Range {
         if self.integer {
             let first = if lo_open { lo.floor() + 1.0 } else { lo.ceil() };
             let last = if hi_open { hi.ceil() - 1.0 } else { hi.floor() };
-            return first <= last;
+            return match self.multiple_of {
+                // Some multiple of m between first and last (exact: |values| < 10^15).
+                Some(m) => ((first / m as f64).ceil() * m as f64) <= last,
+                None => first <= last,
+            };
         }
         lo < hi || (lo == hi && !lo_open && !hi_open)
     }
@@ -117,7 +123,7 @@ mod tests {
 
     fn r(lo: Option<(f64, bool)>, hi: Option<(f64, bool)>, integer: bool) -> Range {
         let b = |x: Option<(f64, bool)>| x.map(|(value, exclusive)| Bound { value, exclusive });
-        Range { lo: b(lo), hi: b(hi), integer }
+        Range { lo: b(lo), hi: b(hi), integer, multiple_of: None }
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub enum Node {
     Integer {
         minimum: Option<Bound>,
         maximum: Option<Bound>,
+        /// `multipleOf` (a positive integer), enforced digit by digit like the bounds.
+        multiple_of: Option<u64>,
     },
     Number {
         minimum: Option<Bound>,

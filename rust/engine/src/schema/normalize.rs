@@ -42,11 +42,11 @@ const TYPES: &[&str] = &["null", "boolean", "object", "array", "string", "number
 const OBJECT_KEYWORDS: &[&str] = &["properties", "required", "additionalProperties"];
 const ARRAY_KEYWORDS: &[&str] = &["items", "prefixItems", "minItems", "maxItems"];
 const STRING_KEYWORDS: &[&str] = &["minLength", "maxLength", "pattern", "format"];
-const NUMBER_KEYWORDS: &[&str] = &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"];
+const NUMBER_KEYWORDS: &[&str] = &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
 /// What `materialize` hands the parser: the keywords it enforces.
 const KNOWN: &[&str] = &[
     "type", "properties", "required", "additionalProperties", "enum", "minLength", "maxLength", "pattern", "format",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "items", "prefixItems", "minItems", "maxItems",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "prefixItems", "minItems", "maxItems",
 ];
 /// Keywords folded by `rewrite`, per the type they constrain.
 const OBJECT_ONLY: &[&str] = &["properties", "dependentSchemas", "dependentRequired", "patternProperties", "propertyNames",
@@ -297,6 +297,11 @@ impl<'a> Normalizer<'a> {
             }
             "maxLength" | "maxItems" | "maxProperties" | "maximum" | "exclusiveMaximum" | "maxContains" => {
                 if a.as_f64() <= b.as_f64() { a.clone() } else { b.clone() }
+            }
+            "multipleOf" if a.as_u64().is_some() && b.as_u64().is_some() => {
+                let (x, y) = (a.as_u64().unwrap(), b.as_u64().unwrap());
+                let gcd = |mut p: u64, mut q: u64| { while q != 0 { (p, q) = (q, p % q); } p };
+                json!(x / gcd(x, y) * y)
             }
             "uniqueItems" => Value::Bool(a == &Value::Bool(true) || b == &Value::Bool(true)),
             "items" | "additionalProperties" | "contains" | "propertyNames" | "unevaluatedProperties" | "unevaluatedItems" => {
@@ -687,10 +692,18 @@ impl<'a> Normalizer<'a> {
     }
 }
 
-/// `multipleOf`: the multiples inside the value's bounds, listed (at most MAX_MULTIPLES).
+/// `multipleOf`: a whole step is enforced on integers; a fractional one by listing the
+/// multiples inside the value's bounds (at most MAX_MULTIPLES).
 fn multiples(o: &mut Obj, m: &Value, path: &str) -> Result<()> {
     let p = child_path(path, "multipleOf");
     let step = m.as_f64().filter(|s| *s > 0.0).ok_or_else(|| unsupported(&p, "invalid schema: `multipleOf` must be a positive number"))?;
+    if step >= 1.0 && step.fract() == 0.0 && step < 1e15 {
+        // A whole step: integers, checked digit by digit as they are written (the parser's
+        // Integer.multiple_of); a number schema narrows to its integers.
+        o.insert("type".into(), json!("integer"));
+        o.insert("multipleOf".into(), json!(step as u64));
+        return Ok(());
+    }
     let bound = |k: &str| o.get(k).and_then(Value::as_f64);
     let lo = match (bound("minimum"), bound("exclusiveMinimum")) {
         (Some(a), Some(b)) => Some(a.max(b + f64::EPSILON)),
@@ -719,6 +732,7 @@ fn multiples(o: &mut Obj, m: &Value, path: &str) -> Result<()> {
     for k in NUMBER_KEYWORDS.iter().chain(["type"].iter()) {
         o.remove(*k);
     }
+    // (the enum alone now says which values; `multipleOf` must not come back to the parser)
     o.insert("enum".into(), Value::Array(values));
     Ok(())
 }

@@ -40,6 +40,7 @@ const ENFORCED: &[&str] = &[
     "maximum",
     "exclusiveMinimum",
     "exclusiveMaximum",
+    "multipleOf",
     "items",
     "prefixItems",
     "minItems",
@@ -243,7 +244,8 @@ impl<'a> Parser<'a> {
             "object" => &["properties", "required", "additionalProperties"],
             "array" => &["items", "prefixItems", "minItems", "maxItems"],
             "string" => &["minLength", "maxLength", "pattern", "format"],
-            "integer" | "number" => &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"],
+            "integer" => &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"],
+            "number" => &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"],
             "boolean" | "null" => &[],
             other => return Err(bad(path, format_args!("unknown type {other:?}"))),
         };
@@ -270,7 +272,16 @@ impl<'a> Parser<'a> {
                 let maximum = bound(obj, "maximum", "exclusiveMaximum", path, false)?;
                 check_range(minimum, maximum, t == "integer", path)?;
                 Ok(self.push(if t == "integer" {
-                    Node::Integer { minimum, maximum }
+                    let multiple_of = match obj.get("multipleOf") {
+                        None => None,
+                        Some(m) => Some(
+                            m.as_f64()
+                                .filter(|m| *m >= 1.0 && m.fract() == 0.0 && *m < 1e15)
+                                .map(|m| m as u64)
+                                .ok_or_else(|| unsupported(path, "keyword `multipleOf` on an integer is supported for whole numbers from 1"))?,
+                        ),
+                    };
+                    Node::Integer { minimum, maximum, multiple_of }
                 } else {
                     Node::Number { minimum, maximum }
                 }))
@@ -397,9 +408,8 @@ fn keyword_belongs(keyword: &str, t: &str) -> bool {
         "object" => ["properties", "required", "additionalProperties"].contains(&keyword),
         "array" => ["items", "prefixItems", "minItems", "maxItems"].contains(&keyword),
         "string" => ["minLength", "maxLength", "pattern", "format"].contains(&keyword),
-        "integer" | "number" => {
-            ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].contains(&keyword)
-        }
+        "integer" => ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"].contains(&keyword),
+        "number" => ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].contains(&keyword),
         _ => false,
     }
 }

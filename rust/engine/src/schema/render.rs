@@ -97,6 +97,7 @@ fn phrase(ir: &SchemaIr, id: NodeId, depth: usize) -> String {
                 None => "text".into(),
             }
         }
+        Node::Integer { multiple_of: Some(m), .. } => format!("integer, a multiple of {m}"),
         Node::Integer { .. } => "integer".into(),
         Node::Number { .. } => "number".into(),
         Node::Boolean => "true or false".into(),

@@ -84,7 +84,8 @@ impl Validator {
                 }
                 Ok(())
             }
-            Node::Integer { minimum, maximum } => match v.as_f64() {
+            Node::Integer { minimum, maximum, multiple_of } => match v.as_f64() {
+                Some(x) if multiple_of.is_some_and(|m| x % m as f64 != 0.0) => fail(format!("{x} is not a multiple of {}", multiple_of.unwrap())),
                 Some(x) if v.is_i64() || v.is_u64() || x.fract() == 0.0 => in_range(x, *minimum, *maximum, path),
                 _ => fail("expected an integer".into()),
             },
