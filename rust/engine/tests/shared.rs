@@ -181,7 +181,8 @@ fn a_task_without_a_cap_gets_the_longest_valid_answer_as_its_cap() {
         let input = format!("row {i}: {}", "ab ".repeat(i * 5));
         assert!(task.run(&input).is_ok(), "row {i} hit the derived cap");
     }
-    let unbounded = write_task(&dir, "free.json", json!({"max_new_tokens": null, "schema": {"type": "object", "properties": {"t": {"type": "string"}}}}));
+    // Strings always have a bound (max_string_length); an array without maxItems has none.
+    let unbounded = write_task(&dir, "free.json", json!({"max_new_tokens": null, "schema": {"type": "object", "properties": {"t": {"type": "array", "items": {"type": "integer"}}}}}));
     assert_eq!(Task::load(&unbounded, &TaskOptions::default()).unwrap().settings().max_new_tokens, flinkllm_engine::DEFAULT_MAX_NEW_TOKENS);
 }
 
