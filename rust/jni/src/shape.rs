@@ -140,6 +140,16 @@ mod tests {
     }
 
     #[test]
+    fn draft_2020_shapes() {
+        // allOf merges into one ROW; a tuple and an any-value field are JSON text.
+        let t = type_of(json!({"allOf": [
+            {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+            {"properties": {"pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]}, "any": {}},
+             "required": ["pair"]}]}));
+        assert_eq!(t, "ROW<`a` BIGINT NOT NULL, `pair` STRING NOT NULL, `any` STRING>");
+    }
+
+    #[test]
     fn nested_arrays_and_rows() {
         let t = type_of(json!({"type": "object", "properties": {
             "entities": {"type": "array", "items": {"type": "object",
