@@ -102,6 +102,21 @@ BATTERY = {
         },
         "required": ["a"],
     },
+    "unique_items": {
+        "type": "object",
+        "properties": {
+            "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "minItems": 2, "uniqueItems": True},
+            "flags": {"type": "array", "prefixItems": [{"type": "boolean"}, {"type": "boolean"}], "items": False, "minItems": 2, "uniqueItems": True},
+            "small": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 3}, "maxItems": 4, "uniqueItems": True},
+            "words": {"type": "array", "items": {"type": "string", "maxLength": 2}, "maxItems": 6, "uniqueItems": True},
+            "points": {"type": "array", "uniqueItems": True, "items": {
+                "type": "object", "properties": {"k": {"enum": [1, 2]}, "on": {"type": "boolean"}}, "additionalProperties": False}},
+            "pairs": {"type": "array", "uniqueItems": True, "maxItems": 4,
+                      "items": {"type": "array", "items": {"enum": [1, 2]}, "maxItems": 2, "uniqueItems": True}},
+        },
+        "required": ["tags", "flags", "small", "words", "points", "pairs"],
+        "additionalProperties": False,
+    },
     # Top-level scalars and arrays: the output may end at a final state (stop token).
     "top_integer": {"type": "integer", "minimum": -5, "maximum": 250},
     "top_boolean": {"type": "boolean"},

@@ -213,3 +213,28 @@ fn top_level_scalars_can_end() {
     assert!(!tracked(&json!({"type": "integer", "minimum": 3}), "2"));
     assert!(tracked(&json!({"enum": ["a", 1, true]}), "true"));
 }
+
+/// uniqueItems: a byte is refused as soon as the item can only repeat an earlier one, and not
+/// before, so the model can still write a different item.
+#[test]
+fn unique_items_are_refused_as_early_as_they_repeat() {
+    let prefix_ok = |schema: &Value, text: &str| {
+        let ir = parse_schema(schema).unwrap();
+        let mut t = Tracker::new(&ir);
+        t.push_bytes(text.as_bytes()).is_ok()
+    };
+    let tags = json!({"type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": true});
+    assert!(accepted(&tags, r#"["a", "b"]"#) && accepted(&tags, r#"["b"]"#));
+    assert!(!prefix_ok(&tags, r#"["a", "a"#), "only \"a\" starts so, and it is written");
+    assert!(!prefix_ok(&tags, r#"["a", "b","#), "no value is left for a third item");
+    let flags = json!({"type": "array", "items": {"type": "boolean"}, "uniqueItems": true});
+    assert!(!prefix_ok(&flags, "[true, t") && prefix_ok(&flags, "[true, f"));
+    let words = json!({"type": "array", "items": {"type": "string", "maxLength": 5}, "uniqueItems": true});
+    assert!(prefix_ok(&words, r#"["x", "x"#) && !prefix_ok(&words, r#"["x", "x""#));
+    assert!(accepted(&words, r#"["x", "xy"]"#));
+    let numbers = json!({"type": "array", "items": {"type": "integer"}, "uniqueItems": true});
+    assert!(!accepted(&numbers, "[1, 1]") && accepted(&numbers, "[1, 12]"));
+    let err = parse_schema(&json!({"type": "array", "items": {"type": "boolean"}, "minItems": 3, "uniqueItems": true})).unwrap_err();
+    assert!(err.reason().contains("uniqueItems"), "{}", err.reason());
+}
+

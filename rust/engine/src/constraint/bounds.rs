@@ -8,6 +8,7 @@
 //! bounds: whichever branch the text ends up matching, its bounds then hold.
 
 use super::numeric::Range;
+use super::unique::{literal_values, Distinct};
 use crate::schema::{Node, NodeId, SchemaIr};
 
 /// Candidate schema nodes for the current value; `None` means unconstrained (inside
@@ -27,7 +28,8 @@ enum Frame {
     Value(Cands, bool),
     Object { cands: Cands, phase: ObjPhase, value: Cands, value_local: bool },
     /// `prefix`: candidates of the first items (tuples), `items` of the rest; `local`: one array node.
-    Array { prefix: Vec<Cands>, items: Cands, local: bool, count: u64, min: u64, max: Option<u64>, started: bool },
+    /// `distinct`: `uniqueItems` bookkeeping (see `unique`).
+    Array { prefix: Vec<Cands>, items: Cands, local: bool, count: u64, min: u64, max: Option<u64>, started: bool, distinct: Option<Box<Distinct>> },
     Str(StrState),
     Key { bytes: Vec<u8>, escape: bool },
     Num { range: Option<Range>, text: String },
@@ -107,6 +109,17 @@ impl<'a> Tracker<'a> {
     }
 
     pub fn push(&mut self, b: u8) -> Result<(), Violation> {
+        // Arrays with an item open (a frame above them) record its bytes.
+        let open = self.stack.len().saturating_sub(1);
+        for frame in &mut self.stack[..open] {
+            if let Frame::Array { distinct: Some(d), .. } = frame {
+                d.record(b);
+                if !d.feasible() {
+                    return Err(Violation);
+                }
+            }
+        }
+        let ir = self.ir;
         loop {
             let Some(top) = self.stack.last_mut() else {
                 return if is_ws(b) { Ok(()) } else { Err(Violation) };
@@ -129,6 +142,7 @@ impl<'a> Tracker<'a> {
                     }
                     (ObjPhase::KeyOrEnd | ObjPhase::CommaOrEnd, b'}') => {
                         self.stack.pop();
+                        self.item_closed()?;
                         self.value_done();
                         return Ok(());
                     }
@@ -146,15 +160,21 @@ impl<'a> Tracker<'a> {
                     }
                     _ => return Err(Violation),
                 },
-                Frame::Array { prefix, items, local, count, min, max, started } => {
+                Frame::Array { prefix, items, local, count, min, max, started, distinct } => {
                     if is_ws(b) {
                         return Ok(());
+                    }
+                    if let Some(d) = distinct.as_mut().filter(|_| *started && (b == b']' || b == b',')) {
+                        if !d.finish_item(b) {
+                            return Err(Violation);
+                        }
                     }
                     if b == b']' {
                         if *count < *min {
                             return Err(Violation);
                         }
                         self.stack.pop();
+                        self.item_closed()?;
                         self.value_done();
                         return Ok(());
                     }
@@ -169,6 +189,14 @@ impl<'a> Tracker<'a> {
                     let was_started = *started;
                     *started = true;
                     let v = prefix.get(*count as usize - 1).unwrap_or(items).clone();
+                    if let Some(d) = distinct.as_mut() {
+                        // No further item when every value it could take is written already.
+                        let finite = v.as_deref().and_then(|c| literal_values(ir, c, None));
+                        if finite.is_some_and(|values| !d.any_new(&values)) {
+                            return Err(Violation);
+                        }
+                        d.start_item(if was_started { None } else { Some(b) });
+                    }
                     let local = *local;
                     self.stack.push(Frame::Value(v, local));
                     if was_started {
@@ -205,6 +233,7 @@ impl<'a> Tracker<'a> {
                                 return Err(Violation);
                             }
                             self.stack.pop();
+                            self.item_closed()?;
                             self.value_done();
                             return Ok(());
                         }
@@ -246,6 +275,15 @@ impl<'a> Tracker<'a> {
         }
     }
 
+    /// A string, object or array just closed: if it is an item of a `uniqueItems` array,
+    /// it must not repeat an earlier one (the model can still write something else).
+    fn item_closed(&mut self) -> Result<(), Violation> {
+        match self.stack.last() {
+            Some(Frame::Array { distinct: Some(d), .. }) if d.repeats() => Err(Violation),
+            _ => Ok(()),
+        }
+    }
+
     fn value_done(&mut self) {
         if self.stack.is_empty() {
             self.done = true;
@@ -254,6 +292,13 @@ impl<'a> Tracker<'a> {
 
     fn start_value(&mut self, cands: Cands, local: bool, b: u8) -> Result<(), Violation> {
         let ir = self.ir;
+        if let (Some(Frame::Array { distinct: Some(d), .. }), Some(list)) = (self.stack.last_mut(), cands.as_ref()) {
+            if let Some(values) = literal_values(ir, list, Some(b)) {
+                if !d.set_known(values) {
+                    return Err(Violation);
+                }
+            }
+        }
         let fits = |n: &Node| match (n, b) {
             (Node::Object { .. }, b'{') | (Node::Array { .. }, b'[') | (Node::String { .. }, b'"') => true,
             (Node::Integer { .. } | Node::Number { .. }, b'-' | b'0'..=b'9') => true,
@@ -284,10 +329,11 @@ impl<'a> Tracker<'a> {
                 let (mut min, mut max, mut items) = (0u64, None::<u64>, cands.as_ref().map(|_| Vec::new()));
                 let arrays: Vec<&Node> = nodes(&cands).into_iter().filter(|n| matches!(n, Node::Array { .. })).collect();
                 let arrays_seen = arrays.len();
+                let unique = arrays.iter().any(|n| matches!(n, Node::Array { unique: true, .. }));
                 let longest = arrays.iter().map(|n| match n { Node::Array { prefix, .. } => prefix.len(), _ => 0 }).max().unwrap_or(0);
                 let mut prefix: Vec<Cands> = vec![cands.as_ref().map(|_| Vec::new()); longest];
                 for n in arrays {
-                    if let Node::Array { prefix: pre, items: it, min_items, max_items } = n {
+                    if let Node::Array { prefix: pre, items: it, min_items, max_items, .. } = n {
                         for (i, slot) in prefix.iter_mut().enumerate() {
                             if let Some(list) = slot.as_mut() {
                                 ir.alternatives(*pre.get(i).unwrap_or(it), list);
@@ -304,7 +350,8 @@ impl<'a> Tracker<'a> {
                     }
                 }
                 let local = arrays_seen == 1;
-                self.stack.push(Frame::Array { prefix, items, local, count: 0, min, max, started: false });
+                let distinct = unique.then(Box::<Distinct>::default);
+                self.stack.push(Frame::Array { prefix, items, local, count: 0, min, max, started: false, distinct });
             }
             b'"' => {
                 let mut s = StrState { min: 0, max: None, count: 0, escape: false, alternatives: Vec::new() };

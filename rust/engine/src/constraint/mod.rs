@@ -5,6 +5,7 @@ pub mod bounds;
 mod compile;
 pub mod numeric;
 mod row;
+pub mod unique;
 
 pub use compile::{compile, Compiled};
 pub use row::{Pick, RowConstraint};

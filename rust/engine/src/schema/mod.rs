@@ -56,6 +56,8 @@ pub enum Node {
         items: NodeId,
         min_items: u64,
         max_items: Option<u64>,
+        /// `uniqueItems: true`, enforced while writing (constraint::unique).
+        unique: bool,
     },
     String {
         min_length: u64,
@@ -105,16 +107,21 @@ impl SchemaIr {
     /// `AnyOf` nodes replaced by their branches, recursively: the concrete
     /// alternatives a value at this position may take.
     pub fn alternatives(&self, id: NodeId, out: &mut Vec<NodeId>) {
-        match &self.nodes[id] {
-            Node::AnyOf { branches, .. } => {
-                for &b in branches {
-                    self.alternatives(b, out);
-                }
+        alternatives(&self.nodes, id, out)
+    }
+}
+
+/// `SchemaIr::alternatives` over a node arena (also while it is being parsed).
+pub(crate) fn alternatives(nodes: &[Node], id: NodeId, out: &mut Vec<NodeId>) {
+    match &nodes[id] {
+        Node::AnyOf { branches, .. } => {
+            for &b in branches {
+                alternatives(nodes, b, out);
             }
-            _ => {
-                if !out.contains(&id) {
-                    out.push(id)
-                }
+        }
+        _ => {
+            if !out.contains(&id) {
+                out.push(id)
             }
         }
     }

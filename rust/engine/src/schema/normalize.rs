@@ -40,21 +40,21 @@ pub const UNSUPPORTED: &str = "x-flinkllm-unsupported";
 
 const TYPES: &[&str] = &["null", "boolean", "object", "array", "string", "number"];
 const OBJECT_KEYWORDS: &[&str] = &["properties", "required", "additionalProperties"];
-const ARRAY_KEYWORDS: &[&str] = &["items", "prefixItems", "minItems", "maxItems"];
+const ARRAY_KEYWORDS: &[&str] = &["items", "prefixItems", "minItems", "maxItems", "uniqueItems"];
 const STRING_KEYWORDS: &[&str] = &["minLength", "maxLength", "pattern", "format"];
 const NUMBER_KEYWORDS: &[&str] = &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
 /// What `materialize` hands the parser: the keywords it enforces.
 const KNOWN: &[&str] = &[
     "type", "properties", "required", "additionalProperties", "enum", "minLength", "maxLength", "pattern", "format",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "prefixItems", "minItems", "maxItems",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "prefixItems", "minItems", "maxItems", "uniqueItems",
 ];
 /// Keywords folded by `rewrite`, per the type they constrain.
 const OBJECT_ONLY: &[&str] = &["properties", "dependentSchemas", "dependentRequired", "patternProperties", "propertyNames",
     "unevaluatedProperties", "minProperties", "maxProperties", "required"];
-const ARRAY_ONLY: &[&str] = &["prefixItems", "items", "unevaluatedItems", "contains", "minContains", "maxContains", "uniqueItems"];
+const ARRAY_ONLY: &[&str] = &["prefixItems", "items", "unevaluatedItems", "contains", "minContains", "maxContains"];
 const NUMBER_ONLY: &[&str] = &["multipleOf"];
 const FOLDED: &[&str] = &["not", "dependentSchemas", "dependentRequired", "patternProperties", "propertyNames",
-    "unevaluatedProperties", "minProperties", "maxProperties", "unevaluatedItems", "contains", "minContains", "maxContains", "uniqueItems"];
+    "unevaluatedProperties", "minProperties", "maxProperties", "unevaluatedItems", "contains", "minContains", "maxContains"];
 /// Annotations of draft 2020-12 that never constrain a value: dropped.
 const DROPPED_ANNOTATIONS: &[&str] =
     &["$comment", "$anchor", "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema"];
@@ -668,13 +668,6 @@ impl<'a> Normalizer<'a> {
                 }
                 min_items = min_items.max(wanted);
             }
-        }
-        if o.get("uniqueItems") == Some(&Value::Bool(true)) && max_items.map_or(true, |m| m > 1) {
-            // Two equal items cannot be written when there are at most one.
-            if min_items > 1 {
-                return Err(unsupported(&child_path(path, "uniqueItems"), "keyword `uniqueItems` is supported only where an array may have at most one item"));
-            }
-            max_items = Some(1);
         }
         if max_items.is_some_and(|m| m < min_items) {
             return Err(unsupported(path, "keyword `maxItems` is below the items the array needs"));

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::normalize::{normalize, DEFAULT_MAX_STRING_LENGTH, UNSUPPORTED};
-use super::{child_path, disjoint, pattern, Bound, Format, Node, NodeId, Property, SchemaIr};
+use super::{alternatives, child_path, disjoint, pattern, Bound, Format, Node, NodeId, Property, SchemaIr};
 use crate::error::{Error, Result};
 
 /// Keywords that only annotate: safe to accept because they never constrain values.
@@ -45,6 +45,7 @@ const ENFORCED: &[&str] = &[
     "prefixItems",
     "minItems",
     "maxItems",
+    "uniqueItems",
     "$ref",
     "anyOf",
     "oneOf",
@@ -242,7 +243,7 @@ impl<'a> Parser<'a> {
     fn parse_typed(&mut self, obj: &'a Map<String, Value>, t: &str, path: &str) -> Result<NodeId> {
         let allowed: &[&str] = match t {
             "object" => &["properties", "required", "additionalProperties"],
-            "array" => &["items", "prefixItems", "minItems", "maxItems"],
+            "array" => &["items", "prefixItems", "minItems", "maxItems", "uniqueItems"],
             "string" => &["minLength", "maxLength", "pattern", "format"],
             "integer" => &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"],
             "number" => &["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"],
@@ -354,7 +355,22 @@ impl<'a> Parser<'a> {
         if max_items.is_some_and(|m| m < min_items) {
             return Err(bad(path, "minItems is larger than maxItems"));
         }
-        Ok(self.push(Node::Array { prefix, items, min_items, max_items }))
+        let unique = match obj.get("uniqueItems") {
+            None | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) => true,
+            Some(_) => return Err(bad(path, "`uniqueItems` must be a boolean")),
+        };
+        if unique && prefix.is_empty() {
+            // Items from a finite set of literals: no more distinct ones than the set holds.
+            let mut alts = Vec::new();
+            alternatives(&self.nodes, items, &mut alts);
+            if let Some(values) = crate::constraint::unique::literal_values_of(&self.nodes, &alts) {
+                if (values.len() as u64) < min_items {
+                    return Err(unsupported(path, format_args!("keyword `uniqueItems`: minItems {min_items} needs more distinct items than the {} values the items allow", values.len())));
+                }
+            }
+        }
+        Ok(self.push(Node::Array { prefix, items, min_items, max_items, unique }))
     }
 
     fn parse_string(&mut self, obj: &'a Map<String, Value>, path: &str) -> Result<NodeId> {
@@ -406,7 +422,7 @@ impl<'a> Parser<'a> {
 fn keyword_belongs(keyword: &str, t: &str) -> bool {
     match t {
         "object" => ["properties", "required", "additionalProperties"].contains(&keyword),
-        "array" => ["items", "prefixItems", "minItems", "maxItems"].contains(&keyword),
+        "array" => ["items", "prefixItems", "minItems", "maxItems", "uniqueItems"].contains(&keyword),
         "string" => ["minLength", "maxLength", "pattern", "format"].contains(&keyword),
         "integer" => ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"].contains(&keyword),
         "number" => ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].contains(&keyword),

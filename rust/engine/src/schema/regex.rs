@@ -36,7 +36,7 @@ fn node_regex(ir: &SchemaIr, id: NodeId) -> String {
             let req: Vec<bool> = properties.iter().map(|p| p.required).collect();
             format!(r"\{{{}\}}", props_regex(&kv, &req, 0, true))
         }
-        Node::Array { prefix, items, min_items, max_items } => {
+        Node::Array { prefix, items, min_items, max_items, .. } => {
             if *max_items == Some(0) {
                 return r"\[\]".to_string();
             }

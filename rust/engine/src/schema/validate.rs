@@ -60,11 +60,14 @@ impl Validator {
                 }
                 Ok(())
             }
-            Node::Array { prefix, items, min_items, max_items } => {
+            Node::Array { prefix, items, min_items, max_items, unique } => {
                 let Value::Array(a) = v else { return fail("expected an array".into()) };
                 let n = a.len() as u64;
                 if n < *min_items || max_items.is_some_and(|m| n > m) {
                     return fail(format!("{n} items is outside the allowed count"));
+                }
+                if *unique && a.iter().enumerate().any(|(i, x)| a[..i].iter().any(|y| json_equal(x, y))) {
+                    return fail("two items are equal (uniqueItems)".into());
                 }
                 for (i, x) in a.iter().enumerate() {
                     self.check(*prefix.get(i).unwrap_or(items), x, &format!("{path}/{i}"))?;
@@ -126,7 +129,7 @@ fn in_range(x: f64, min: Option<Bound>, max: Option<Bound>, path: &str) -> Resul
 }
 
 /// JSON equality as JSON Schema defines it (1 == 1.0).
-fn json_equal(a: &Value, b: &Value) -> bool {
+pub fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q)),
