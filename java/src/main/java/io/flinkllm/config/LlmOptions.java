@@ -191,6 +191,12 @@ public final class LlmOptions implements Serializable {
             .withDescription("The most tokens of a row's input the model reads; a longer input is handled by "
                     + "context-overflow-action (default: what the model's context window leaves room for).");
 
+    public static final ConfigOption<Integer> MAX_STRING_LENGTH = key("max-string-length")
+            .intType()
+            .noDefaultValue()
+            .withDescription("The longest string the model may write where the answer's schema gives no length "
+                    + "(a STRING column, not VARCHAR(n)), so a model that rambles still closes it (default 512).");
+
     public static final ConfigOption<Integer> THREADS = key("threads")
             .intType()
             .noDefaultValue()

@@ -42,7 +42,7 @@ final class ModelPlan implements Serializable {
     /** Options a task file sets itself; giving them with {@code task-file} is an error. */
     private static final List<ConfigOption<?>> TASK_FILE_SETS = Arrays.asList(LlmOptions.SYSTEM_PROMPT, LlmOptions.SYSTEM_PROMPT_FILE,
             LlmOptions.EXAMPLES_FILE, LlmOptions.SCHEMA, LlmOptions.TEMPERATURE, LlmOptions.TOP_P, LlmOptions.SEED, LlmOptions.THREADS,
-            LlmOptions.MAX_CONTEXT_SIZE);
+            LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH);
 
     final LlmCall call;
     final InputTemplate input;
@@ -146,6 +146,7 @@ final class ModelPlan implements Serializable {
         options.getOptional(LlmOptions.SEED).ifPresent(v -> doc.put("seed", v));
         options.getOptional(LlmOptions.THREADS).ifPresent(v -> doc.put("threads", v));
         options.getOptional(LlmOptions.MAX_CONTEXT_SIZE).ifPresent(v -> doc.put("max_context_size", v));
+        options.getOptional(LlmOptions.MAX_STRING_LENGTH).ifPresent(v -> doc.put("max_string_length", v));
         try {
             return TaskSource.document(name, OutputSchema.JSON.writeValueAsString(doc));
         } catch (IOException e) {

@@ -182,6 +182,20 @@ public class ModelProviderSqlTest {
     }
 
     @Test
+    public void aStringColumnIsBoundedByMaxStringLength() throws Exception {
+        // The tiny model's words are random: unbounded, it fills a string to the engine's bound.
+        TableEnvironment env = env();
+        env.executeSql(createModel("short_text", "message STRING", "t STRING", "'max-string-length' = '5'"));
+        List<Row> rows = predict(env, "short_text", "t", null);
+        assertEquals(5, rows.size());
+        for (Row r : rows) {
+            if ((Integer) r.getField(0) != 3) {
+                assertTrue(r.toString(), ((String) r.getField(1)).codePointCount(0, ((String) r.getField(1)).length()) <= 5);
+            }
+        }
+    }
+
+    @Test
     public void ignoreKeepsEveryRowWithItsReason() throws Exception {
         TableEnvironment env = env();
         env.executeSql(createModel("limited", "message STRING", "label STRING, error_message STRING",
