@@ -92,8 +92,8 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     let ms_per_row = |d: Duration| round(d.as_secs_f64() * 1e3 / ok.max(1) as f64, 1);
     let line = json!({
         "task": task.spec().name,
-        "model": task.model().manifest.name,
-        "precision": task.model().manifest.precision,
+        "model": task.model_name().0,
+        "precision": task.model_name().1,
         "threads": task.settings().threads,
         "concurrency": concurrency,
         "mean_batch_rows": round(total.batch_rows as f64 / total.decode_steps.max(1) as f64, 2),

@@ -121,8 +121,13 @@ fn run_one(
     let (mut errors, mut tokens) = (Map::new(), 0usize);
     let mut latencies = Vec::with_capacity(rows.len());
     let model_name = task.spec().model_dir.file_name().map(|n| n.to_string_lossy().to_string());
+    // Labels of fields the task does not answer (a classifier of one column over rows
+    // labelled with several) are not scored.
+    let answered: Vec<&String> = task.schema().get("properties").and_then(Value::as_object).map(|p| p.keys().collect()).unwrap_or_default();
     for (row, (result, ms)) in rows.iter().zip(&results) {
         latencies.push(*ms);
+        let expected: Map<String, Value> =
+            row.expected.iter().filter(|(k, _)| answered.is_empty() || answered.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if let Some(out) = answers.as_deref_mut() {
             let mut line = json!({"task": task_file.display().to_string(), "model": model_name, "text": row.text, "expected": row.expected});
             match result {
@@ -134,10 +139,10 @@ fn run_one(
         match result {
             Ok((value, stats)) => {
                 tokens += stats.generated_tokens;
-                scorer.add(&row.expected, Some(value));
+                scorer.add(&expected, Some(value));
             }
             Err(e) => {
-                scorer.add(&row.expected, None);
+                scorer.add(&expected, None);
                 let n = errors.entry(e.kind().name()).or_insert(json!(0));
                 *n = json!(n.as_u64().unwrap_or(0) + 1);
             }
@@ -145,11 +150,11 @@ fn run_one(
     }
     latencies.sort_by(f64::total_cmp);
     let ok = rows.len() - errors.values().filter_map(Value::as_u64).sum::<u64>() as usize;
-    let m = &task.model().manifest;
+    let (_, precision) = task.model_name();
     Ok(json!({
         "task": task_file.display().to_string(),
         "model": model_name,
-        "precision": m.precision,
+        "precision": precision,
         "rows": rows.len(),
         // The engine validates every answer against the schema before returning it.
         "schema_valid": ok,
@@ -160,7 +165,7 @@ fn run_one(
         "p99_ms": round(percentile(&latencies, 0.99), 1),
         "gen_tokens_per_row": round(tokens as f64 / ok.max(1) as f64, 1),
         "open_ms": round(open_ms, 1),
-        "model_mb": round(task.model().file_bytes() as f64 / (1 << 20) as f64, 1),
+        "model_mb": round(task.model_file_bytes() as f64 / (1 << 20) as f64, 1),
         // The process's peak so far: with several models, run one per process to compare memory.
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }))

@@ -1,5 +1,6 @@
-//! `Task`: a task file bound to its shared model and compiled constraint, with the
-//! KV cache of its fixed prompt prefix, ready to run rows from any thread.
+//! `Task`: a task file bound to its shared model, ready to run rows from any thread. A
+//! generative task holds its compiled constraint and the KV cache of its fixed prompt
+//! prefix; an encoder task (embedding, classification) its encoder and examples.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use serde_json::Value;
 
 use crate::batch::{BatchConfig, Request, Scheduler, Shared};
 use crate::constraint::{compile, Compiled};
+use crate::encoder::EncoderTask;
 use crate::error::{Error, Result};
 use crate::generate::{self, RowLimits, RowStats};
 use crate::model::{Kv, Model};
@@ -25,7 +27,12 @@ pub struct Task {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+enum Inner {
+    Decoding(Decoding),
+    Encoding { spec: TaskSpec, task: EncoderTask },
+}
+
+struct Decoding {
     spec: TaskSpec,
     model: Arc<Model>,
     constraint: Arc<Compiled>,
@@ -90,32 +97,60 @@ impl Task {
     }
 
     pub fn spec(&self) -> &TaskSpec {
-        &self.inner.spec
+        match &*self.inner {
+            Inner::Decoding(d) => &d.spec,
+            Inner::Encoding { spec, .. } => spec,
+        }
     }
 
     /// The task's JSON schema as written.
     pub fn schema(&self) -> &Value {
-        &self.inner.spec.ir.source
+        &self.spec().ir.source
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.inner.spec.settings
+        &self.spec().settings
     }
 
     pub fn open_stats(&self) -> OpenStats {
-        self.inner.stats
+        match &*self.inner {
+            Inner::Decoding(d) => d.stats,
+            Inner::Encoding { task, .. } => task.stats,
+        }
     }
 
-    pub fn model(&self) -> &Model {
-        &self.inner.model
+    /// The generative model (`None` for an encoder task).
+    pub fn model(&self) -> Option<&Model> {
+        match &*self.inner {
+            Inner::Decoding(d) => Some(&d.model),
+            Inner::Encoding { .. } => None,
+        }
+    }
+
+    /// The model's name and precision, from its manifest.
+    pub fn model_name(&self) -> (&str, &str) {
+        match &*self.inner {
+            Inner::Decoding(d) => (&d.model.manifest.name, &d.model.manifest.precision),
+            Inner::Encoding { task, .. } => (&task.encoder().manifest.name, &task.encoder().manifest.precision),
+        }
+    }
+
+    /// Bytes of the model directory's files.
+    pub fn model_file_bytes(&self) -> u64 {
+        match &*self.inner {
+            Inner::Decoding(d) => d.model.file_bytes(),
+            Inner::Encoding { task, .. } => task.encoder().file_bytes(),
+        }
     }
 
     /// Native memory the task holds, estimated from what it knows: the model directory's
     /// files (weights and tokenizer are read whole), the constraint index and the
-    /// prompt-prefix KV cache.
+    /// prompt-prefix KV cache, or an encoder's example vectors.
     pub fn native_memory_bytes(&self) -> u64 {
-        let stats = &self.inner.stats;
-        self.inner.model.file_bytes() + stats.index_bytes as u64 + self.inner.model.kv_bytes(stats.prefix_tokens)
+        match &*self.inner {
+            Inner::Decoding(d) => d.model.file_bytes() + d.stats.index_bytes as u64 + d.model.kv_bytes(d.stats.prefix_tokens),
+            Inner::Encoding { task, .. } => task.native_memory_bytes(),
+        }
     }
 
     /// Runs one input; the value always matches the schema.
@@ -124,24 +159,31 @@ impl Task {
     }
 
     pub fn run_with_stats(&self, input: &str) -> Result<(Value, RowStats)> {
-        self.inner.run(input, None)
+        self.run_with(input, None, Mode::Batched)
     }
 
     /// Like `run_with_stats`, but a row still decoding at `deadline` stops with
-    /// `RowTimeout` (checked between forward passes).
+    /// `RowTimeout` (checked between forward passes; an encoder row is one pass).
     pub fn run_with_deadline(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
-        self.inner.run(input, deadline)
+        self.run_with(input, deadline, Mode::Batched)
     }
 
     /// Like `run_with_deadline`, with the deadline `timeout` from now.
     pub fn run_with_timeout(&self, input: &str, timeout: Option<std::time::Duration>) -> Result<(Value, RowStats)> {
-        self.inner.run(input, timeout.map(|t| Instant::now() + t))
+        self.run_with(input, timeout.map(|t| Instant::now() + t), Mode::Batched)
     }
 
     /// Runs one input alone on this thread, bypassing the batching worker (the
     /// reference that batched results must equal).
     pub fn run_single_stream(&self, input: &str) -> Result<(Value, RowStats)> {
-        self.inner.run_with(input, None, Mode::Single)
+        self.run_with(input, None, Mode::Single)
+    }
+
+    fn run_with(&self, input: &str, deadline: Option<Instant>, mode: Mode) -> Result<(Value, RowStats)> {
+        match &*self.inner {
+            Inner::Decoding(d) => d.run_with(input, deadline, mode),
+            Inner::Encoding { spec, task } => task.run(spec, input),
+        }
     }
 
     /// Runs many inputs, results in input order; one row's error never affects another.
@@ -179,14 +221,19 @@ impl Task {
     /// without changing results (`Manifest::can_batch`: optimum exports, int4) run alone
     /// whatever it says.
     pub fn batching(&self) -> BatchConfig {
-        self.inner.batch
+        match &*self.inner {
+            Inner::Decoding(d) => d.batch,
+            Inner::Encoding { task, .. } => task.batch,
+        }
     }
 
     /// The full prompt text a row with `input` is decoded from (for inspection; the
     /// input part is tokenized as plain text, so special-token strings in it stay text).
     pub fn prompt_for(&self, input: &str) -> String {
-        let p = &self.inner.parts;
-        format!("{}{}{}", p.before, input, p.after)
+        match &*self.inner {
+            Inner::Decoding(d) => format!("{}{}{}", d.parts.before, input, d.parts.after),
+            Inner::Encoding { .. } => input.to_string(),
+        }
     }
 
     /// One throw-away row, so the first real row does not pay one-time costs.
@@ -201,7 +248,17 @@ impl Task {
 impl Inner {
     fn open(source: &TaskSource, opts: &TaskOptions) -> Result<Inner> {
         let started = Instant::now();
-        let mut spec = TaskSpec::from_source(source, opts)?;
+        let spec = TaskSpec::from_source(source, opts)?;
+        if spec.kind.is_encoder() {
+            let task = EncoderTask::open(&spec, opts)?;
+            return Ok(Inner::Encoding { spec, task });
+        }
+        Decoding::open(spec, opts, started).map(Inner::Decoding)
+    }
+}
+
+impl Decoding {
+    fn open(mut spec: TaskSpec, opts: &TaskOptions, started: Instant) -> Result<Decoding> {
         let loads_before = registry::model_loads();
         let model = registry::model(&spec.model_dir, spec.settings.threads, opts.ort_library.as_deref())?;
         let model_load_ms = if registry::model_loads() > loads_before { model.load_ms } else { 0.0 };
@@ -254,11 +311,7 @@ impl Inner {
             prefix_ms,
         };
         let scheduler = Mutex::new(None);
-        Ok(Inner { spec, model, constraint, prefix: Arc::new(prefix), batch: opts.batch, scheduler, suffix, parts, stats })
-    }
-
-    fn run(&self, input: &str, deadline: Option<Instant>) -> Result<(Value, RowStats)> {
-        self.run_with(input, deadline, Mode::Batched)
+        Ok(Decoding { spec, model, constraint, prefix: Arc::new(prefix), batch: opts.batch, scheduler, suffix, parts, stats })
     }
 
     /// The running batching worker, or `None` when rows run alone (`max_batch` 1).

@@ -11,6 +11,7 @@
 mod batch;
 mod confine;
 pub mod constraint;
+pub mod encoder;
 mod engine;
 mod error;
 pub mod generate;
@@ -35,6 +36,7 @@ pub use generate::RowStats;
 pub use manifest::Manifest;
 pub use model::{Model, GRAPH_FILE};
 pub use runtime::release_free_memory;
+pub use encoder::spec::TaskKind;
 pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSource, TaskSpec, DEFAULT_MAX_NEW_TOKENS};
 
 /// Loads ONNX Runtime from `path` (or, if `None`, from `ORT_DYLIB_PATH`). Only the first

@@ -1,8 +1,9 @@
 //! `flinkllm.json`, the model-directory manifest (docs/model-directory.md).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 
@@ -66,18 +67,47 @@ pub struct IoNames {
     pub present_value: String,
 }
 
+/// What a model directory holds, from its manifest's `kind` (absent: a decoder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Decoder,
+    Encoder,
+}
+
+/// The manifest of `dir` as JSON, with its path (for errors).
+pub(crate) fn read_manifest(dir: &Path) -> Result<(PathBuf, Value)> {
+    let path = dir.join("flinkllm.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::ModelLoad(format!(
+            "cannot read {}: {e} (is {} a model directory made by tools/prepare-model?)",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    let value = serde_json::from_str(&text).map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
+    Ok((path, value))
+}
+
+/// Whether `dir` holds a decoder or an encoder.
+pub fn model_kind(dir: &Path) -> Result<ModelKind> {
+    let (path, value) = read_manifest(dir)?;
+    match value.get("kind").and_then(Value::as_str) {
+        None | Some("decoder") => Ok(ModelKind::Decoder),
+        Some("encoder") => Ok(ModelKind::Encoder),
+        Some(other) => Err(Error::ModelLoad(format!("{}: unknown model kind {other:?}", path.display()))),
+    }
+}
+
 impl Manifest {
     pub fn load(dir: &Path) -> Result<Manifest> {
-        let path = dir.join("flinkllm.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::ModelLoad(format!(
-                "cannot read {}: {e} (is {} a model directory made by tools/prepare-model?)",
-                path.display(),
+        let (path, value) = read_manifest(dir)?;
+        if value.get("kind").and_then(Value::as_str) == Some("encoder") {
+            return Err(Error::ModelLoad(format!(
+                "{} is a sentence encoder: use it with \"task\": \"embedding\" or \"classification\"",
                 dir.display()
-            ))
-        })?;
-        let m: Manifest = serde_json::from_str(&text)
-            .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
+            )));
+        }
+        let m: Manifest = serde_json::from_value(value).map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
         if m.format_version != 1 {
             return Err(Error::ModelLoad(format!(
                 "{}: format_version {} is not supported (this engine reads 1)",

@@ -125,9 +125,7 @@ impl Model {
 
     /// Bytes of the model directory's files (the weights and tokenizer are read whole).
     pub fn file_bytes(&self) -> u64 {
-        std::fs::read_dir(&self.dir)
-            .map(|dir| dir.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
-            .unwrap_or(0)
+        dir_bytes(&self.dir)
     }
 
     /// Bytes of a KV cache holding `tokens` positions (float32, every layer's key and value).
@@ -251,6 +249,13 @@ impl Model {
         }
         Ok(data.to_vec())
     }
+}
+
+/// Bytes of the files directly in `dir`.
+pub(crate) fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|dir| dir.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
 }
 
 fn graph_file(dir: &Path) -> Result<PathBuf> {

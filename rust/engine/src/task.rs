@@ -14,6 +14,8 @@ use serde_json::Value;
 
 use crate::batch::BatchConfig;
 use crate::confine::AllowedPaths;
+use crate::encoder::classify::Nearest;
+use crate::encoder::spec::{self as encoder_spec, EncoderSettings, TaskKind};
 use crate::error::{Error, Result};
 use crate::schema::{self, layout, render, validate::Validator, SchemaIr};
 
@@ -21,6 +23,20 @@ use crate::schema::{self, layout, render, validate::Validator, SchemaIr};
 #[serde(deny_unknown_fields)]
 struct TaskFile {
     model: String,
+    /// "text_generation" (default), "embedding" or "classification" (encoder::spec).
+    #[serde(default)]
+    task: Option<String>,
+    /// Encoder tasks: tokens per row, the model's `max_length` by default.
+    #[serde(default)]
+    max_length: Option<usize>,
+    /// Embedding tasks: L2-normalise the vector (default true).
+    #[serde(default)]
+    normalize: Option<bool>,
+    /// Classification tasks: "centroid" (default) or "knn", with `k` neighbours.
+    #[serde(default)]
+    classifier: Option<String>,
+    #[serde(default)]
+    k: Option<usize>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -211,6 +227,9 @@ pub struct TaskSpec {
     pub name: String,
     pub description: Option<String>,
     pub model_dir: PathBuf,
+    /// Generation, embedding or classification (what runs the task and what it returns).
+    pub kind: TaskKind,
+    pub encoder: EncoderSettings,
     pub system_prompt: String,
     pub examples: Vec<Example>,
     /// The parsed schema (`ir.source` is the schema as written).
@@ -278,6 +297,7 @@ impl TaskSpec {
         };
         let schema = match (f.schema, f.schema_file) {
             (Some(s), None) => s,
+            (None, None) if f.task.as_deref() == Some("embedding") => encoder_spec::default_embedding_schema(),
             (None, Some(file)) => serde_json::from_str(&read_text(&base, &file, path, "schema_file", allowed)?)
                 .map_err(|e| invalid(path, format_args!("{file}: {e}")))?,
             _ => return Err(invalid(path, "give exactly one of schema or schema_file")),
@@ -297,12 +317,26 @@ impl TaskSpec {
             (None, None) => Vec::new(),
             (Some(_), Some(_)) => return Err(invalid(path, "give examples or examples_file, not both")),
         };
-        // An example that breaks the schema would teach the model the wrong output.
-        let validator = Validator::new(&ir);
-        for (i, ex) in examples.iter().enumerate() {
-            validator
-                .validate(&ex.output)
-                .map_err(|e| invalid(path, format_args!("example {} does not match the schema: {e}", i + 1)))?;
+        let kind = encoder_spec::task_kind(f.task.as_deref(), &ir).map_err(|e| invalid(path, e))?;
+        if kind.is_encoder() {
+            // A classification example is a text and its label; the score is the engine's.
+            encoder_spec::example_labels(&kind, &examples).map_err(|e| invalid(path, e))?;
+        } else {
+            // An example that breaks the schema would teach the model the wrong output.
+            let validator = Validator::new(&ir);
+            for (i, ex) in examples.iter().enumerate() {
+                validator
+                    .validate(&ex.output)
+                    .map_err(|e| invalid(path, format_args!("example {} does not match the schema: {e}", i + 1)))?;
+            }
+        }
+        let encoder = EncoderSettings {
+            max_length: f.max_length,
+            normalize: f.normalize.unwrap_or(true),
+            nearest: Nearest::parse(f.classifier.as_deref().unwrap_or("centroid"), f.k).map_err(|e| invalid(path, e))?,
+        };
+        if encoder.max_length == Some(0) {
+            return Err(invalid(path, "max_length must be at least 1"));
         }
         let input_template = f.input_template.unwrap_or_else(|| "{input}".into());
         if input_template.matches("{input}").count() != 1 {
@@ -350,6 +384,8 @@ impl TaskSpec {
             name,
             description: f.description,
             model_dir,
+            kind,
+            encoder,
             system_prompt,
             examples,
             ir,
@@ -362,7 +398,12 @@ impl TaskSpec {
     /// Checks the task's model directory without loading the model (see
     /// `Model::check_dir`); errors name the task file and the model directory.
     pub fn check_model(&self) -> Result<()> {
-        crate::model::Model::check_dir(&self.model_dir).map_err(|e| {
+        let checked = if self.kind.is_encoder() {
+            crate::encoder::check_dir(&self.model_dir)
+        } else {
+            crate::model::Model::check_dir(&self.model_dir)
+        };
+        checked.map_err(|e| {
             Error::ModelLoad(format!("{}: model {}: {}", self.origin, self.model_dir.display(), e.reason()))
         })
     }

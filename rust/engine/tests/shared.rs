@@ -70,8 +70,8 @@ fn one_model_many_tasks_and_threads() {
     let tb = Task::load(&b, &opts).unwrap();
     let ta2 = Task::load(&a, &opts).unwrap();
     assert_eq!(registry::model_loads(), loads, "the second task reuses the loaded model");
-    assert!(std::ptr::eq(ta.model(), tb.model()));
-    assert!(std::ptr::eq(ta.model(), ta2.model()));
+    assert!(std::ptr::eq(ta.model().unwrap(), tb.model().unwrap()));
+    assert!(std::ptr::eq(ta.model().unwrap(), ta2.model().unwrap()));
 
     let inputs: Vec<String> = (0..12).map(|i| format!("row number {i} ✓")).collect();
     let sequential: Vec<_> = inputs.iter().map(|i| ta.run(i).unwrap()).collect();
@@ -200,7 +200,7 @@ fn calls_differing_only_in_batch_size_get_tasks_of_their_own_over_one_model() {
     assert!(!one.same_task(&four), "a different batch size must not share (and reconfigure) another call's task");
     assert!(four.same_task(&four_again));
     assert_eq!((one.batching().max_batch, four.batching().max_batch), (1, 4));
-    assert!(std::ptr::eq(one.model(), four.model()), "one model for both");
+    assert!(std::ptr::eq(one.model().unwrap(), four.model().unwrap()), "one model for both");
     assert_eq!(one.run("same row").unwrap(), four.run("same row").unwrap());
 }
 

@@ -1,0 +1,169 @@
+//! Sentence encoders beside the decoders: `task` = `embedding` returns a row's vector,
+//! `task` = `classification` the label whose examples the vector is nearest to. Models come
+//! from the same registry (one copy per process); rows in flight share passes (`passes`).
+
+pub mod classify;
+mod model;
+mod passes;
+pub mod spec;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::engine::OpenStats;
+use crate::error::{Error, Result};
+use crate::generate::RowStats;
+use crate::manifest::{model_kind, ModelKind};
+use crate::registry;
+use crate::task::{TaskOptions, TaskSpec};
+
+pub use model::{Encoder, EncoderManifest};
+use classify::Classifier;
+use passes::SharedPasses;
+use spec::TaskKind;
+
+/// Checks an encoder's directory without loading it (planning time).
+pub fn check_dir(dir: &Path) -> Result<()> {
+    if model_kind(dir)? != ModelKind::Encoder {
+        return Err(Error::ModelLoad(format!(
+            "{} is a generative model; embedding and classification tasks need a sentence encoder \
+             (tools/prepare-model minilm)",
+            dir.display()
+        )));
+    }
+    let (path, value) = crate::manifest::read_manifest(dir)?;
+    serde_json::from_value::<EncoderManifest>(value).map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
+    for file in ["tokenizer.json", crate::model::GRAPH_FILE] {
+        if !dir.join(file).is_file() {
+            return Err(Error::ModelLoad(format!("{} is missing", dir.join(file).display())));
+        }
+    }
+    Ok(())
+}
+
+/// An open encoder task: the shared encoder, the task's settings and, for classification,
+/// the embedded examples.
+pub struct EncoderTask {
+    encoder: Arc<Encoder>,
+    kind: TaskKind,
+    max_length: usize,
+    normalize: bool,
+    classifier: Option<Classifier>,
+    passes: SharedPasses,
+    /// Rows per shared pass (`TaskOptions::batch`).
+    pub batch: crate::BatchConfig,
+    pub stats: OpenStats,
+}
+
+impl EncoderTask {
+    pub fn open(spec: &TaskSpec, opts: &TaskOptions) -> Result<EncoderTask> {
+        let started = Instant::now();
+        spec.check_model()?;
+        let loads_before = registry::model_loads();
+        let encoder = registry::encoder(&spec.model_dir, spec.settings.threads, opts.ort_library.as_deref())?;
+        let model_load_ms = if registry::model_loads() > loads_before { encoder.load_ms } else { 0.0 };
+        let m = &encoder.manifest;
+        let max_length = spec.encoder.max_length.unwrap_or(m.max_length);
+        if max_length > m.max_position_embeddings {
+            return Err(Error::InvalidTask(format!(
+                "{}: max_length {max_length} is more than {} has positions for ({})",
+                spec.origin, m.name, m.max_position_embeddings
+            )));
+        }
+        let mut task = EncoderTask {
+            encoder: encoder.clone(),
+            kind: spec.kind.clone(),
+            max_length,
+            normalize: spec.encoder.normalize,
+            classifier: None,
+            passes: SharedPasses::new(opts.batch.max_batch),
+            batch: opts.batch,
+            stats: OpenStats {
+                open_ms: 0.0,
+                model_load_ms,
+                index_build_ms: 0.0,
+                index_bytes: 0,
+                prefix_tokens: 0,
+                prefix_ms: 0.0,
+            },
+        };
+        if let TaskKind::Classification { labels, .. } = &spec.kind {
+            let t = Instant::now();
+            let label_of = spec::example_labels(&spec.kind, &spec.examples).map_err(|e| Error::InvalidTask(format!("{}: {e}", spec.origin)))?;
+            let vectors = task.embed_all(&spec.examples.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(), true)?;
+            task.classifier = Some(Classifier::new(labels.clone(), label_of.into_iter().zip(vectors).collect(), spec.encoder.nearest));
+            // Embedding the examples is this task's one-time prompt work.
+            task.stats.prefix_ms = t.elapsed().as_secs_f64() * 1e3;
+        }
+        task.stats.open_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(task)
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// Vectors of many texts in passes of up to 32 rows, grouped by length so that little
+    /// of each pass is padding; results in input order.
+    fn embed_all(&self, texts: &[&str], normalize: bool) -> Result<Vec<Vec<f32>>> {
+        let ids = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>>>()?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut out = vec![Vec::new(); ids.len()];
+        for chunk in order.chunks(32) {
+            let rows: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+            for (&i, v) in chunk.iter().zip(self.encoder.embed(&rows, normalize)?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        self.encoder.tokenize(text, self.max_length, crate::task::ContextOverflow::TruncateTail)
+    }
+
+    /// One row: its vector (embedding) or label and score (classification), as the
+    /// task's JSON object.
+    pub fn run(&self, spec: &TaskSpec, input: &str) -> Result<(Value, RowStats)> {
+        let started = Instant::now();
+        let ids = self.encoder.tokenize(input, self.max_length, spec.settings.context_overflow)?;
+        let tokens = ids.len();
+        let normalize = self.normalize || self.classifier.is_some();
+        let row = self.passes.embed(&self.encoder, ids, normalize)?;
+        let mut out = Map::new();
+        match (&self.kind, &self.classifier) {
+            (TaskKind::Embedding { field }, _) => {
+                out.insert(field.clone(), row.vector.iter().map(|&x| Value::from(x as f64)).collect());
+            }
+            (TaskKind::Classification { label, score, .. }, Some(classifier)) => {
+                let (name, similarity) = classifier.classify(&row.vector);
+                out.insert(label.clone(), Value::from(name));
+                if let Some(score) = score {
+                    out.insert(score.clone(), Value::from(similarity));
+                }
+            }
+            _ => return Err(Error::Runtime("encoder task without its classifier".into())),
+        }
+        let stats = RowStats {
+            prompt_tokens: tokens,
+            decode_steps: 1,
+            forward_time: row.pass_time,
+            prefill_time: row.pass_time,
+            queue_time: row.queue_time,
+            batch_rows: row.pass_rows,
+            total_time: started.elapsed(),
+            ..RowStats::default()
+        };
+        Ok((Value::Object(out), stats))
+    }
+
+    /// Native memory: the model directory's files and the example vectors.
+    pub fn native_memory_bytes(&self) -> u64 {
+        let examples = self.classifier.as_ref().map_or(0, |c| c.bytes());
+        self.encoder.file_bytes() + examples as u64
+    }
+}
