@@ -1,6 +1,7 @@
 //! `flinkllm`: run a task over a JSONL file, benchmark it, or decode a raw prompt.
 
 mod bench;
+mod embed;
 mod eval;
 mod figures;
 mod generate;
@@ -31,6 +32,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Accuracy on labelled JSONL rows (`expected` objects) per model and task variant, with speed and memory.
     Eval(eval::EvalArgs),
+    /// Sentence embeddings of JSONL input with an encoder model (one JSON line per row).
+    Embed(embed::EmbedArgs),
     /// Greedy, unconstrained decoding of a raw prompt (fidelity checks).
     Generate(generate::GenerateArgs),
     /// Print the prompt a task builds for one input text.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::bench(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Embed(a) => embed::embed(a),
         Command::Generate(a) => generate::generate(a),
         Command::Prompt(a) => prompt::prompt(a),
     };

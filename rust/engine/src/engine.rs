@@ -187,8 +187,12 @@ impl Task {
     }
 
     /// Runs many inputs, results in input order; one row's error never affects another.
-    /// With batching on, up to `max_batch` rows are in flight and share forward passes.
+    /// With batching on, up to `max_batch` rows are in flight and share forward passes
+    /// (an encoder task's rows go in passes of `max_batch`, grouped by length).
     pub fn run_batch(&self, inputs: &[&str]) -> Vec<Result<Value>> {
+        if let Inner::Encoding { spec, task } = &*self.inner {
+            return task.run_many(spec, inputs);
+        }
         let width = self.batching().max_batch.clamp(1, inputs.len().max(1));
         if width == 1 {
             return inputs.iter().map(|i| self.run(i)).collect();

@@ -295,6 +295,7 @@ impl TaskSpec {
             (None, None) => String::new(),
             (Some(_), Some(_)) => return Err(invalid(path, "give system_prompt or system_prompt_file, not both")),
         };
+        encoder_spec::check_task_name(f.task.as_deref()).map_err(|e| invalid(path, e))?;
         let schema = match (f.schema, f.schema_file) {
             (Some(s), None) => s,
             (None, None) if f.task.as_deref() == Some("embedding") => encoder_spec::default_embedding_schema(),

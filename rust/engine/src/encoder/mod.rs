@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+
 use crate::engine::OpenStats;
 use crate::error::{Error, Result};
 use crate::generate::RowStats;
@@ -93,7 +94,7 @@ impl EncoderTask {
         if let TaskKind::Classification { labels, .. } = &spec.kind {
             let t = Instant::now();
             let label_of = spec::example_labels(&spec.kind, &spec.examples).map_err(|e| Error::InvalidTask(format!("{}: {e}", spec.origin)))?;
-            let vectors = task.embed_all(&spec.examples.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(), true)?;
+            let vectors = task.embed_examples(&spec.examples.iter().map(|e| e.input.as_str()).collect::<Vec<_>>())?;
             task.classifier = Some(Classifier::new(labels.clone(), label_of.into_iter().zip(vectors).collect(), spec.encoder.nearest));
             // Embedding the examples is this task's one-time prompt work.
             task.stats.prefix_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -106,15 +107,14 @@ impl EncoderTask {
         &self.encoder
     }
 
-    /// Vectors of many texts in passes of up to 32 rows, grouped by length so that little
-    /// of each pass is padding; results in input order.
-    fn embed_all(&self, texts: &[&str], normalize: bool) -> Result<Vec<Vec<f32>>> {
-        let ids = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>>>()?;
+    /// Vectors of token rows in passes of up to `max_batch` rows, grouped by length so
+    /// that little of each pass is padding; results in input order.
+    fn embed_grouped(&self, ids: &[&[u32]], normalize: bool) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let mut out = vec![Vec::new(); ids.len()];
-        for chunk in order.chunks(32) {
-            let rows: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+        for chunk in order.chunks(self.batch.max_batch.max(1)) {
+            let rows: Vec<&[u32]> = chunk.iter().map(|&i| ids[i]).collect();
             for (&i, v) in chunk.iter().zip(self.encoder.embed(&rows, normalize)?) {
                 out[i] = v;
             }
@@ -122,8 +122,47 @@ impl EncoderTask {
         Ok(out)
     }
 
-    fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        self.encoder.tokenize(text, self.max_length, crate::task::ContextOverflow::TruncateTail)
+    fn embed_examples(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        // Examples are the task's own text: cut, never refused, when too long.
+        let ids = texts
+            .iter()
+            .map(|t| self.encoder.tokenize(t, self.max_length, crate::task::ContextOverflow::TruncateTail))
+            .collect::<Result<Vec<_>>>()?;
+        self.embed_grouped(&ids.iter().map(Vec::as_slice).collect::<Vec<_>>(), true)
+    }
+
+    /// Many rows in length-grouped passes (`flinkllm embed`, `Task::run_batch`); one row's
+    /// error (too long under `error`) never affects another.
+    pub fn run_many(&self, spec: &TaskSpec, inputs: &[&str]) -> Vec<Result<Value>> {
+        let ids: Vec<Result<Vec<u32>>> =
+            inputs.iter().map(|t| self.encoder.tokenize(t, self.max_length, spec.settings.context_overflow)).collect();
+        let ok: Vec<&[u32]> = ids.iter().filter_map(|r| r.as_ref().ok().map(Vec::as_slice)).collect();
+        let mut vectors = match self.embed_grouped(&ok, self.normalize || self.classifier.is_some()) {
+            Ok(v) => v.into_iter(),
+            Err(e) => return inputs.iter().map(|_| Err(e.clone())).collect(),
+        };
+        ids.into_iter()
+            .map(|r| r.and_then(|_| self.answer(&vectors.next().unwrap_or_default())))
+            .collect()
+    }
+
+    /// The task's JSON object for a row's vector.
+    fn answer(&self, vector: &[f32]) -> Result<Value> {
+        let mut out = Map::new();
+        match (&self.kind, &self.classifier) {
+            (TaskKind::Embedding { field }, _) => {
+                out.insert(field.clone(), vector.iter().map(|&x| Value::from(x as f64)).collect());
+            }
+            (TaskKind::Classification { label, score, .. }, Some(classifier)) => {
+                let (name, similarity) = classifier.classify(vector);
+                out.insert(label.clone(), Value::from(name));
+                if let Some(score) = score {
+                    out.insert(score.clone(), Value::from(similarity));
+                }
+            }
+            _ => return Err(Error::Runtime("encoder task without its classifier".into())),
+        }
+        Ok(Value::Object(out))
     }
 
     /// One row: its vector (embedding) or label and score (classification), as the
@@ -134,20 +173,7 @@ impl EncoderTask {
         let tokens = ids.len();
         let normalize = self.normalize || self.classifier.is_some();
         let row = self.passes.embed(&self.encoder, ids, normalize)?;
-        let mut out = Map::new();
-        match (&self.kind, &self.classifier) {
-            (TaskKind::Embedding { field }, _) => {
-                out.insert(field.clone(), row.vector.iter().map(|&x| Value::from(x as f64)).collect());
-            }
-            (TaskKind::Classification { label, score, .. }, Some(classifier)) => {
-                let (name, similarity) = classifier.classify(&row.vector);
-                out.insert(label.clone(), Value::from(name));
-                if let Some(score) = score {
-                    out.insert(score.clone(), Value::from(similarity));
-                }
-            }
-            _ => return Err(Error::Runtime("encoder task without its classifier".into())),
-        }
+        let answer = self.answer(&row.vector)?;
         let stats = RowStats {
             prompt_tokens: tokens,
             decode_steps: 1,
@@ -158,7 +184,7 @@ impl EncoderTask {
             total_time: started.elapsed(),
             ..RowStats::default()
         };
-        Ok((Value::Object(out), stats))
+        Ok((answer, stats))
     }
 
     /// Native memory: the model directory's files and the example vectors.

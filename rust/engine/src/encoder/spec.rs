@@ -54,6 +54,21 @@ fn concrete(ir: &SchemaIr, id: NodeId) -> Option<&Node> {
     }
 }
 
+/// The values of `task`.
+pub const TASK_NAMES: [&str; 3] = ["text_generation", "embedding", "classification"];
+
+fn unknown_task(task: &str) -> String {
+    format!("task {task:?}: use \"text_generation\", \"embedding\" or \"classification\"")
+}
+
+/// Refuses an unknown `task` before anything else is read.
+pub fn check_task_name(task: Option<&str>) -> Result<(), String> {
+    match task {
+        Some(t) if !TASK_NAMES.contains(&t) => Err(unknown_task(t)),
+        _ => Ok(()),
+    }
+}
+
 /// Reads the kind from `task` and the schema; errors say what the schema must look like.
 pub fn task_kind(task: Option<&str>, ir: &SchemaIr) -> Result<TaskKind, String> {
     let task = task.unwrap_or("text_generation");
@@ -95,7 +110,7 @@ pub fn task_kind(task: Option<&str>, ir: &SchemaIr) -> Result<TaskKind, String> 
             let label = label.ok_or("a classification task's schema needs a string enum property: the labels")?;
             Ok(TaskKind::Classification { label, score, labels })
         }
-        other => Err(format!("task {other:?}: use \"text_generation\", \"embedding\" or \"classification\"")),
+        other => Err(unknown_task(other)),
     }
 }
 
