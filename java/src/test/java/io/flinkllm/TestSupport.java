@@ -38,7 +38,8 @@ public final class TestSupport {
     public static Path model(String name) {
         Path dir = modelsDir().resolve(name);
         if (!Files.isRegularFile(dir.resolve("flinkllm.json"))) {
-            String how = name.equals("tiny") ? "tools/prepare-model tiny" : "tools/prepare-model default";
+            String how = name.equals("tiny") ? "tools/prepare-model tiny"
+                    : name.startsWith("all-minilm") ? "tools/prepare-model minilm" : "tools/prepare-model default";
             fail("model directory " + dir + " is missing: run `" + how + "` first");
         }
         return dir;

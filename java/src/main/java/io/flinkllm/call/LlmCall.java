@@ -19,6 +19,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.ValidationException;
 import org.apache.flink.table.data.RowData;
@@ -140,6 +142,27 @@ public final class LlmCall implements Serializable {
         DataType row = RowTypes.output(type, options.errorColumn);
         int errorField = options.errorColumn ? row.getChildren().size() - 1 : -1;
         return new LlmCall(task, "llm()", row.getLogicalType().asSerializableString(), errorField, false, options, internalRows);
+    }
+
+    /**
+     * {@code embed(model, text [, options])} as the planner specialized it: an embedding task over
+     * the encoder {@code model} (a STRING literal: a model name or directory), checked now.
+     */
+    public static LlmCall planEmbedding(SpecializedContext context) {
+        CallContext call = context.getCallContext();
+        String model = call.getArgumentValue(0, String.class).orElseThrow(
+                () -> new ValidationException("embed(): the first argument must be a non-NULL STRING literal naming an encoder model"));
+        LlmOptions options = options(call, context.getConfiguration());
+        TaskSource task = TaskSource.document("embed(" + model + ")", embeddingTask(model));
+        DataType row = RowTypes.parse(describe(task, options));
+        return new LlmCall(task, "embed()", row.getLogicalType().asSerializableString(), -1, false, options, false);
+    }
+
+    private static String embeddingTask(String model) {
+        ObjectNode doc = new ObjectMapper().createObjectNode();
+        doc.put("task", LlmOptions.EMBEDDING);
+        doc.put("model", model);
+        return doc.toString();
     }
 
     private static LlmOptions options(CallContext call, ReadableConfig config) {

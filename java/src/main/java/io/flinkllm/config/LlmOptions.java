@@ -130,13 +130,35 @@ public final class LlmOptions implements Serializable {
 
     // ------------------------------------------------ model provider only (CREATE MODEL ... WITH)
 
-    /** Kinds of task, as Flink's {@code TaskType} and Confluent's providers name them; this provider has one so far. */
+    /** Kinds of task, as Flink's {@code TaskType} and Confluent's providers name them. */
     public static final String TEXT_GENERATION = "text_generation";
+    public static final String EMBEDDING = "embedding";
+    public static final String CLASSIFICATION = "classification";
+    public static final List<String> TASKS = Arrays.asList(TEXT_GENERATION, EMBEDDING, CLASSIFICATION);
 
     public static final ConfigOption<String> TASK = key("task")
             .stringType()
             .defaultValue(TEXT_GENERATION)
-            .withDescription("The kind of task: text_generation (a decoder model writes the OUTPUT columns).");
+            .withDescription("The kind of task: text_generation (a decoder model writes the OUTPUT columns), embedding (a sentence "
+                    + "encoder's vector, in one ARRAY<FLOAT> column) or classification (the label whose examples-file examples are "
+                    + "nearest, in a STRING column with output.<column>.enum, and optionally a DOUBLE score column).");
+
+    public static final ConfigOption<Integer> MAX_LENGTH = key("max-length")
+            .intType()
+            .noDefaultValue()
+            .withDescription("embedding and classification: tokens of a row the encoder reads (default: the model's, 256 for "
+                    + "all-MiniLM-L6-v2); a longer row is handled by context-overflow-action.");
+
+    public static final ConfigOption<Boolean> NORMALIZE = key("normalize")
+            .booleanType()
+            .defaultValue(true)
+            .withDescription("embedding: L2-normalise the vector (cosine similarity is then a dot product).");
+
+    public static final ConfigOption<String> CLASSIFIER = key("classifier")
+            .stringType()
+            .defaultValue("centroid")
+            .withDescription("classification: centroid (the label whose examples' mean vector is nearest; the score is that cosine) "
+                    + "or knn (the 5 nearest examples vote; the score is the winner's share).");
 
     public static final ConfigOption<String> TASK_FILE = key("task-file")
             .stringType()

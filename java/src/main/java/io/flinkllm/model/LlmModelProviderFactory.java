@@ -47,6 +47,7 @@ public class LlmModelProviderFactory implements ModelProviderFactory {
         return new HashSet<>(Arrays.asList(LlmOptions.TASK, LlmOptions.MODEL, LlmOptions.TASK_FILE, LlmOptions.SYSTEM_PROMPT,
                 LlmOptions.SYSTEM_PROMPT_FILE, LlmOptions.EXAMPLES_FILE, LlmOptions.INPUT_TEMPLATE, LlmOptions.SCHEMA, LlmOptions.TEMPERATURE,
                 LlmOptions.TOP_P, LlmOptions.SEED, LlmOptions.THREADS, LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH, LlmOptions.MAX_TOKENS, LlmOptions.BATCH_SIZE, LlmOptions.TIMEOUT,
-                LlmOptions.ERROR_HANDLING_STRATEGY, LlmOptions.ERROR_STRING_COLUMN, LlmOptions.CONTEXT_OVERFLOW_ACTION));
+                LlmOptions.ERROR_HANDLING_STRATEGY, LlmOptions.ERROR_STRING_COLUMN, LlmOptions.CONTEXT_OVERFLOW_ACTION, LlmOptions.MAX_LENGTH,
+                LlmOptions.NORMALIZE, LlmOptions.CLASSIFIER));
     }
 }

@@ -42,7 +42,15 @@ final class ModelPlan implements Serializable {
     /** Options a task file sets itself; giving them with {@code task-file} is an error. */
     private static final List<ConfigOption<?>> TASK_FILE_SETS = Arrays.asList(LlmOptions.SYSTEM_PROMPT, LlmOptions.SYSTEM_PROMPT_FILE,
             LlmOptions.EXAMPLES_FILE, LlmOptions.SCHEMA, LlmOptions.TEMPERATURE, LlmOptions.TOP_P, LlmOptions.SEED, LlmOptions.THREADS,
-            LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH);
+            LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH, LlmOptions.MAX_LENGTH, LlmOptions.NORMALIZE, LlmOptions.CLASSIFIER);
+
+    /** Options of a decoder's generation; an encoder task (embedding, classification) refuses them. */
+    private static final List<ConfigOption<?>> GENERATION_ONLY = Arrays.asList(LlmOptions.SYSTEM_PROMPT, LlmOptions.SYSTEM_PROMPT_FILE,
+            LlmOptions.TEMPERATURE, LlmOptions.TOP_P, LlmOptions.SEED, LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH,
+            LlmOptions.MAX_TOKENS, LlmOptions.SCHEMA);
+
+    /** Options of an encoder task; a text_generation task refuses them. */
+    private static final List<ConfigOption<?>> ENCODER_ONLY = Arrays.asList(LlmOptions.MAX_LENGTH, LlmOptions.NORMALIZE, LlmOptions.CLASSIFIER);
 
     final LlmCall call;
     final InputTemplate input;
@@ -56,8 +64,16 @@ final class ModelPlan implements Serializable {
         Map<String, String> with = model.getOptions();
         Configuration options = Configuration.fromMap(with);
         String kind = options.get(LlmOptions.TASK);
-        if (!LlmOptions.TEXT_GENERATION.equals(kind)) {
-            throw new ValidationException(name + ": task '" + kind + "' is not supported; use '" + LlmOptions.TEXT_GENERATION + "'");
+        if (!LlmOptions.TASKS.contains(kind)) {
+            throw new ValidationException(name + ": task '" + kind + "' is not supported; use one of " + LlmOptions.TASKS);
+        }
+        refuse(name, with, kind, LlmOptions.TEXT_GENERATION.equals(kind) ? ENCODER_ONLY : GENERATION_ONLY);
+        if (LlmOptions.CLASSIFICATION.equals(kind) && with.containsKey(LlmOptions.NORMALIZE.key())) {
+            throw new ValidationException(name + ": '" + LlmOptions.NORMALIZE.key() + "' applies to task 'embedding' (classification always "
+                    + "compares normalised vectors)");
+        }
+        if (LlmOptions.EMBEDDING.equals(kind) && with.containsKey(LlmOptions.CLASSIFIER.key())) {
+            throw new ValidationException(name + ": '" + LlmOptions.CLASSIFIER.key() + "' applies to task 'classification'");
         }
         LlmOptions llm;
         try {
@@ -111,6 +127,14 @@ final class ModelPlan implements Serializable {
         return new ModelPlan(LlmCall.forModel(task, row, errorField, llm), template);
     }
 
+    private static void refuse(String name, Map<String, String> with, String kind, List<ConfigOption<?>> options) {
+        for (ConfigOption<?> o : options) {
+            if (with.containsKey(o.key())) {
+                throw new ValidationException(name + ": '" + o.key() + "' does not apply to task '" + kind + "'");
+            }
+        }
+    }
+
     private static TaskSource taskFile(String name, Configuration options, Map<String, String> with, ReadableConfig jobConfig) {
         for (ConfigOption<?> o : TASK_FILE_SETS) {
             if (with.containsKey(o.key())) {
@@ -131,6 +155,17 @@ final class ModelPlan implements Serializable {
         ObjectNode doc = OutputSchema.JSON.createObjectNode();
         doc.put("name", name);
         doc.put("model", model);
+        String kind = options.get(LlmOptions.TASK);
+        if (!LlmOptions.TEXT_GENERATION.equals(kind)) {
+            doc.put("task", kind);
+        }
+        options.getOptional(LlmOptions.MAX_LENGTH).ifPresent(v -> doc.put("max_length", v));
+        if (LlmOptions.EMBEDDING.equals(kind)) {
+            doc.put("normalize", options.get(LlmOptions.NORMALIZE));
+        }
+        if (LlmOptions.CLASSIFICATION.equals(kind)) {
+            doc.put("classifier", options.get(LlmOptions.CLASSIFIER));
+        }
         options.getOptional(LlmOptions.SYSTEM_PROMPT).ifPresent(p -> doc.put("system_prompt", p));
         options.getOptional(LlmOptions.SYSTEM_PROMPT_FILE).ifPresent(p -> {
             if (doc.has("system_prompt")) {

@@ -294,7 +294,7 @@ public class ModelProviderSqlTest {
             {"s ARRAY<STRING>", "'output.s.min-items' = '3', 'output.s.max-items' = '1'", "minItems 3 is above maxItems 1"},
             {"label STRING", "'error-handling-strategy' = 'explode'", "Invalid value for option 'error-handling-strategy'"},
             {"label STRING", "'batch-size' = '0'", "batch-size must be a whole number >= 1"},
-            {"label STRING", "'task' = 'embedding'", "task 'embedding' is not supported"},
+            {"label STRING", "'task' = 'summarization'", "task 'summarization' is not supported"},
             {"label STRING", "'system-prompt' = 'a', 'system-prompt-file' = '/tmp/x'", "give 'system-prompt' or 'system-prompt-file', not both"},
             {"label STRING", "'output.label.enum' = 'spam,ham', 'examples-file' = " + TestSupport.sqlString(badExamples.toString()),
                 "example 1 does not match the schema"},
