@@ -224,3 +224,51 @@ fn task_documents_run_like_task_files_and_are_named_by_their_label() {
     let e = TaskSpec::from_source(&doc(&broken), &opts).err().unwrap();
     assert!(e.to_string().starts_with("model m: "), "{e}");
 }
+
+fn minilm_int8() -> PathBuf {
+    let dir = tiny_model().parent().unwrap().join("all-minilm-l6-v2-int8");
+    assert!(dir.join("flinkllm.json").is_file(), "{} is missing: run `tools/prepare-model minilm` first", dir.display());
+    dir
+}
+
+#[test]
+fn encoder_tasks_share_one_encoder_and_threads_share_passes() {
+    let dir = scratch("encoder");
+    let embedding = dir.join("embedding.task.json");
+    std::fs::write(&embedding, json!({"task": "embedding", "model": minilm_int8(), "threads": 1}).to_string()).unwrap();
+    let classify = dir.join("classify.task.json");
+    std::fs::write(
+        &classify,
+        json!({"task": "classification", "model": minilm_int8(), "threads": 1,
+               "schema": {"type": "object", "properties": {"topic": {"enum": ["money", "weather"]}}},
+               "examples": [{"input": "my invoice is wrong", "output": {"topic": "money"}},
+                            {"input": "it is raining all day", "output": {"topic": "weather"}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let loads = registry::model_loads();
+    let batched = TaskOptions { batch: flinkllm_engine::BatchConfig::batched(8), ..TaskOptions::default() };
+    let e = Task::load(&embedding, &batched).unwrap();
+    let c = Task::load(&classify, &TaskOptions::default()).unwrap();
+    assert_eq!(registry::model_loads() - loads, 1, "both tasks use one loaded encoder");
+    assert_eq!(c.run("a refund for last month").unwrap(), json!({"topic": "money"}));
+    assert!(e.model().is_none() && e.model_name().0 == "all-minilm-l6-v2-int8");
+
+    // Rows from 8 threads share passes and get the vectors they get alone.
+    let texts: Vec<String> = (0..32).map(|i| "word ".repeat(1 + i % 9) + &i.to_string()).collect();
+    let alone: Vec<_> = texts.iter().map(|t| e.run_single_stream(t).unwrap().0).collect();
+    let shared: Vec<Vec<(serde_json::Value, usize)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = texts
+            .chunks(4)
+            .map(|chunk| {
+                let e = e.clone();
+                s.spawn(move || chunk.iter().map(|t| e.run_with_stats(t).map(|(v, st)| (v, st.batch_rows)).unwrap()).collect())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let shared: Vec<_> = shared.into_iter().flatten().collect();
+    assert!(shared.iter().all(|(_, rows)| *rows >= 1 && *rows <= 8));
+    assert_eq!(shared.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(), alone, "a row's vector does not depend on its pass");
+    assert_eq!(e.run_batch(&texts.iter().map(String::as_str).collect::<Vec<_>>()).into_iter().map(Result::unwrap).collect::<Vec<_>>(), alone);
+}

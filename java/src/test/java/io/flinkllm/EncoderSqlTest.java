@@ -77,13 +77,17 @@ public class EncoderSqlTest {
                 "SELECT id, embedding FROM ML_PREDICT(TABLE messages, MODEL emb, DESCRIPTOR(message))"));
         Map<Integer, Float[]> scalar = byId(TestSupport.collect(env,
                 "SELECT id, embed(" + TestSupport.sqlString(encoder.toString()) + ", message) FROM messages"));
+        Map<Integer, Float[]> async = byId(TestSupport.collect(env, "SELECT id, embedding FROM ML_PREDICT(TABLE messages, MODEL emb, "
+                + "DESCRIPTOR(message), MAP['async', 'true', 'max-concurrent-operations', '8'])"));
         assertEquals("one row out per row in", 5, predicted.size());
+        assertEquals(5, async.size());
         assertEquals(5, scalar.size());
         assertNull("NULL text, NULL vector", scalar.get(4));
         assertNull(predicted.get(4));
         for (int id : new int[] {1, 2, 3, 5}) {
             assertUnitVector(predicted.get(id));
             assertArrayEquals("ML_PREDICT and embed() agree on row " + id, predicted.get(id), scalar.get(id));
+            assertArrayEquals("sync and async ML_PREDICT agree on row " + id, predicted.get(id), async.get(id));
         }
     }
 
