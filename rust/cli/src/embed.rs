@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use clap::Args;
 use flinkllm_engine::{BatchConfig, Task, TaskOptions, TaskSource};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::input::{peak_rss_mb, read_rows};
+use crate::input::{line_for, output, peak_rss_mb, read_rows};
 use crate::{ort_lib, CliError};
 
 #[derive(Args)]
@@ -65,18 +65,10 @@ pub fn embed(a: EmbedArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let mut results = task.run_batch(&texts).into_iter();
     let secs = started.elapsed().as_secs_f64().max(1e-9);
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| CliError(format!("{}: {e}", p.display())))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let mut out = output(a.output.as_deref())?;
     let mut failed = 0;
     for row in &rows {
-        let mut line = Map::new();
-        if let Some(id) = &row.event_id {
-            line.insert("event_id".into(), id.clone());
-        }
+        let mut line = line_for(row);
         match &row.text {
             Ok(None) => {
                 line.insert("embedding".into(), Value::Null);

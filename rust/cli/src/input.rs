@@ -99,6 +99,25 @@ fn repair_surrogate_escapes(line: &str) -> Option<String> {
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
+/// Where output lines go: the file (created, buffered), or stdout.
+pub fn output(path: Option<&Path>) -> Result<Box<dyn std::io::Write>, CliError> {
+    Ok(match path {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| CliError(format!("{}: {e}", p.display())))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    })
+}
+
+/// An output line's start: the row's `event_id`, if it has one.
+pub fn line_for(row: &Row) -> Map<String, Value> {
+    let mut line = Map::new();
+    if let Some(id) = &row.event_id {
+        line.insert("event_id".into(), id.clone());
+    }
+    line
+}
+
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use clap::Args;
 use flinkllm_engine::Task;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::input::{peak_rss_mb, read_rows};
+use crate::input::{line_for, output, peak_rss_mb, read_rows};
 use crate::{CliError, RowFlags};
 
 #[derive(Args)]
@@ -25,19 +25,11 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let task = Task::load(&a.rows_from.task.task, &a.rows_from.task.options()?)?;
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| CliError(format!("{}: {e}", p.display())))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let mut out = output(a.output.as_deref())?;
     let run_started = Instant::now();
     let (mut ok, mut failed, mut gen_tokens) = (0usize, 0usize, 0usize);
     for row in &rows {
-        let mut line = Map::new();
-        if let Some(id) = &row.event_id {
-            line.insert("event_id".into(), id.clone());
-        }
+        let mut line = line_for(row);
         match &row.text {
             Ok(None) => {
                 line.insert("output".into(), Value::Null);

@@ -7,8 +7,6 @@ import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.flink.table.functions.SpecializedFunction;
 import org.apache.flink.table.functions.UserDefinedFunction;
-import org.apache.flink.table.types.inference.ArgumentTypeStrategy;
-import org.apache.flink.table.types.inference.InputTypeStrategies;
 import org.apache.flink.table.types.inference.TypeInference;
 import org.apache.flink.table.types.inference.TypeStrategies;
 import org.apache.flink.types.Row;
@@ -44,12 +42,8 @@ public class EmbedFunction extends ScalarFunction implements SpecializedFunction
 
     @Override
     public TypeInference getTypeInference(DataTypeFactory typeFactory) {
-        ArgumentTypeStrategy literal = InputTypeStrategies.and(InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()));
-        ArgumentTypeStrategy text = InputTypeStrategies.explicit(DataTypes.STRING());
         return TypeInference.newBuilder()
-                .inputTypeStrategy(InputTypeStrategies.or(
-                        InputTypeStrategies.sequence(literal, text),
-                        InputTypeStrategies.sequence(literal, text, literal)))
+                .inputTypeStrategy(LlmCall.literalTextOptions())
                 .outputTypeStrategy(TypeStrategies.explicit(DataTypes.ARRAY(DataTypes.FLOAT())))
                 .build();
     }

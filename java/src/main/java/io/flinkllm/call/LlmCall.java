@@ -30,6 +30,7 @@ import org.apache.flink.table.types.DataType;
 import org.apache.flink.table.types.inference.ArgumentTypeStrategy;
 import org.apache.flink.table.types.inference.CallContext;
 import org.apache.flink.table.types.inference.InputTypeStrategies;
+import org.apache.flink.table.types.inference.InputTypeStrategy;
 import org.apache.flink.table.types.inference.TypeInference;
 import org.apache.flink.types.Row;
 import org.slf4j.Logger;
@@ -106,12 +107,8 @@ public final class LlmCall implements Serializable {
      * as {@link RowData} with {@code internalRows}.
      */
     public static TypeInference typeInference(boolean internalRows) {
-        ArgumentTypeStrategy task = InputTypeStrategies.and(InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()));
-        ArgumentTypeStrategy text = InputTypeStrategies.explicit(DataTypes.STRING());
         return TypeInference.newBuilder()
-                .inputTypeStrategy(InputTypeStrategies.or(
-                        InputTypeStrategies.sequence(task, text),
-                        InputTypeStrategies.sequence(task, text, task)))
+                .inputTypeStrategy(literalTextOptions())
                 // The job configuration is not visible here: options that change the type
                 // (error-column) come from the call literal or system properties.
                 .outputTypeStrategy(call -> {
@@ -119,6 +116,13 @@ public final class LlmCall implements Serializable {
                     return Optional.of(outputDataType(describe(TaskSource.file(resolveTask(call, null).toString()), options), options, internalRows));
                 })
                 .build();
+    }
+
+    /** {@code (STRING literal, STRING [, STRING literal])}: what the task or model is, the row's text, the options. */
+    public static InputTypeStrategy literalTextOptions() {
+        ArgumentTypeStrategy literal = InputTypeStrategies.and(InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()));
+        ArgumentTypeStrategy text = InputTypeStrategies.explicit(DataTypes.STRING());
+        return InputTypeStrategies.or(InputTypeStrategies.sequence(literal, text), InputTypeStrategies.sequence(literal, text, literal));
     }
 
     /** The call site as the planner specialized it: task path, ROW type and options resolved. */
