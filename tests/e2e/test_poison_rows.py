@@ -1,7 +1,8 @@
 """No poison rows on a real standalone Flink 2.3.0 cluster (1 JobManager, 2 TaskManagers):
 `llm()` with default options, written as a user writes it, over the bad-input suite's hostile
 texts, a 50 KB message and lone UTF-16 surrogates at the start, in the middle and at the end
-of messages. The job must finish, every input row must be in the output once, and every
+of messages; then the same events through the encoder (ML_PREDICT 'task' = 'embedding' and
+embed()). The jobs must finish, every input row must be in the output once, and every
 non-NULL result must be schema-valid.
 
     python tests/e2e/test_poison_rows.py      (needs jsonschema: the tools venv has it)
@@ -28,6 +29,15 @@ CREATE TEMPORARY TABLE enriched (event_id STRING, category STRING, severity STRI
 INSERT INTO enriched
 SELECT event_id, t.r.category, t.r.severity, t.r.sentiment, t.r.explanation
 FROM (SELECT event_id, llm('support_ticket.task.json', message) AS r FROM tickets) AS t;
+
+CREATE FUNCTION embed AS 'io.flinkllm.EmbedFunction';
+CREATE TEMPORARY MODEL emb INPUT (message STRING) OUTPUT (embedding ARRAY<FLOAT>)
+  WITH ('provider' = 'flinkllm', 'task' = 'embedding', 'model' = 'all-minilm-l6-v2-int8');
+CREATE TEMPORARY TABLE embedded (event_id STRING, embedding ARRAY<FLOAT>, udf ARRAY<FLOAT>)
+  WITH ('connector' = 'filesystem', 'path' = '${FLINKLLM_OUT}/embedded', 'format' = 'json');
+INSERT INTO embedded
+SELECT event_id, embedding, embed('all-minilm-l6-v2-int8', message)
+FROM ML_PREDICT(TABLE tickets, MODEL emb, DESCRIPTOR(message));
 """
 
 
@@ -56,6 +66,17 @@ class PoisonRowsOnCluster(unittest.TestCase):
                 answered += 1
         # Default options: no row is ignored, so every non-NULL message gets an answer.
         self.assertEqual(answered, len(events) - 1, rows)
+
+        # The encoder path (ML_PREDICT and embed()): a vector for every text, NULL for NULL.
+        embedded = {r["event_id"]: r for r in read_rows(out / "embedded")}
+        self.assertEqual(sorted(embedded), sorted(e["event_id"] for e in events))
+        for e in events:
+            row = embedded[e["event_id"]]
+            if e["message"] is None:
+                self.assertIsNone(row["udf"])
+            else:
+                self.assertEqual(len(row["embedding"]), 384)
+                self.assertEqual(row["embedding"], row["udf"])
 
 
 if __name__ == "__main__":
