@@ -4,7 +4,6 @@ import io.flinkllm.call.RowTypes;
 import io.flinkllm.config.LlmOptions;
 import io.flinkllm.engine.SharedTasks;
 import io.flinkllm.engine.TaskSource;
-import io.flinkllm.metrics.LlmMetrics;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.Writer;
@@ -18,8 +17,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.HistogramStatistics;
 import org.apache.flink.table.api.TableEnvironment;
@@ -114,42 +111,17 @@ public final class FlinkBench {
         env.executeSql("CREATE FUNCTION llm AS '" + (async ? AsyncLlmFunction.class : LlmFunction.class).getName() + "'");
         TestSupport.jsonSource(env, "tickets", "event_id STRING, message STRING", input);
 
-        AtomicBoolean running = new AtomicBoolean(true);
-        AtomicLong firstStarted = new AtomicLong();
-        AtomicLong lastFinished = new AtomicLong();
-        AtomicLong peakRss = new AtomicLong();
-        Thread sampler = new Thread(() -> {
-            while (running.get()) {
-                long now = System.nanoTime();
-                peakRss.accumulateAndGet(LlmMetrics.processRssBytes(), Math::max);
-                if (CollectingReporter.counter("rows") > 0) {
-                    firstStarted.compareAndSet(0, now);
-                    if (lastFinished.get() == 0 && CollectingReporter.histogram("latencyMs").getCount() >= rows) {
-                        lastFinished.set(now);
-                    }
-                }
-                try {
-                    Thread.sleep(2);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        }, "flinkbench-sampler");
         long started = System.nanoTime();
-        sampler.start();
         List<Row> result;
+        RowWindow window = new RowWindow(rows);
         try {
             result = TestSupport.collect(env, "SELECT event_id, llm(" + TestSupport.sqlString(task.toString()) + ", message, "
                     + TestSupport.sqlString(options) + ") AS r FROM tickets");
         } finally {
-            running.set(false);
-            sampler.join();
+            window.close();
         }
         double jobSeconds = (System.nanoTime() - started) / 1e9;
-        if (lastFinished.get() == 0) {
-            throw new IllegalStateException("the job ended before all " + rows + " rows were counted finished (" + CollectingReporter.counter("rows") + " started)");
-        }
-        double seconds = (lastFinished.get() - firstStarted.get()) / 1e9;
+        double seconds = window.seconds();
         writeRows(result, rowsFile);
         HistogramStatistics latency = CollectingReporter.histogram("latencyMs").getStatistics();
         long generated = CollectingReporter.counter("generatedTokens");
@@ -159,7 +131,7 @@ public final class FlinkBench {
                         + "\"peak_rss_mb\": %.1f, \"job_s\": %.2f, \"max_concurrent\": %d, \"rows_file\": %s}",
                 async ? "async" : "sync", async ? AsyncLlmFunction.class.getSimpleName() : LlmFunction.class.getSimpleName(), rows, result.size(),
                 CollectingReporter.counter("errors"), rows / seconds, generated / seconds, (double) generated / rows,
-                latency.getQuantile(0.5), latency.getQuantile(0.99), peakRss.get() / 1048576.0, jobSeconds, async ? concurrency : 1,
+                latency.getQuantile(0.5), latency.getQuantile(0.99), window.peakRssBytes() / 1048576.0, jobSeconds, async ? concurrency : 1,
                 json(rowsFile.toString()));
     }
 
