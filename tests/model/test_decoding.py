@@ -5,7 +5,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from flinkllm_tools.decoding import AGREEMENT_TEXT, OnnxDecoder, log_softmax
+from flinkllm_tools.decoding import AGREEMENT_TEXT, OnnxDecoder, PackedRow, log_softmax
 
 from conftest import DEFAULT_MODEL, PRECISIONS, ROOT, decoder, model_path, smollm2_model
 
@@ -47,44 +47,48 @@ def test_kv_cache_decoding_equals_full_recomputation(name):
 
 
 @pytest.mark.parametrize("name", SMOLLM2 + [DEFAULT_MODEL])
-def test_right_padded_batch_step_is_bit_identical_to_single_rows(name):
-    """What batching relies on (padding_side "right"): rows with caches of different lengths,
-    right-padded into one batch (garbage after each row's columns), decode one token each,
-    and every row's logits and new cache columns equal its own single-row step bit for bit
-    where the manifest says `batch_invariant` (fp32; int8 and int4 with int8 compute). The
-    float MatMulNBits path (accuracy_level 1) uses other kernels for one row than for
-    several, so it only agrees to rounding, and the engine runs its rows alone."""
+def test_packed_pass_gives_each_row_its_single_row_floats(name):
+    """What batching relies on (padding_side "packed"): after a shared prefix, rows with own
+    caches of different lengths, right-padded into one batch (finite garbage after each
+    row's columns, wider than needed), feed one token, a short chunk or a long prompt in
+    one pass, and every row's logits and new keys/values equal its own single-row pass bit
+    for bit where the manifest says `batch_invariant` (fp32; int8 and int4 with int8
+    compute). The float MatMulNBits path (accuracy_level 1) uses other kernels for one
+    token than for several, so it only agrees to rounding, and the engine runs its rows
+    alone. Also: a row's prefix + own cache + chunk gives the logits of the same tokens
+    fed as one prompt (to rounding; int8 activations to their noise)."""
     dec = decoder(model_path(name))
     precision = dec.manifest["precision"]
-    assert dec.manifest["padding_side"] == "right"
+    assert dec.manifest["padding_side"] == "packed"
     exact = dec.manifest["batch_invariant"]
     assert exact == (precision == "fp32" or dec.manifest["accuracy_level"] == 4)
+    system = dec.encode("<|im_start|>system\nYou classify support tickets.<|im_end|>\n")
+    prefix = dec.forward([system], dec.empty_cache())[1]
     prompts = [dec.encode("<|im_start|>user\nHi<|im_end|>\n"), dec.encode(PROMPT), dec.encode("Flink rows per second")]
-    caches = [dec.forward([p], dec.empty_cache())[1] for p in prompts]
-    tokens = [100, 200, 300]
-    singles = [dec.forward([[t]], c) for t, c in zip(tokens, caches)]
-    lens = [len(p) for p in prompts]
-    width = max(lens) + 5
-    feeds = {"input_ids": np.array([[t] for t in tokens], np.int64),
-             "attention_mask": np.array([[1] * (n + 1) + [0] * (width - n) for n in lens], np.int64),
-             "position_ids": np.array([[n] for n in lens], np.int64),
-             "num_logits_to_keep": np.array(1, np.int64)}
-    for i in range(dec.layers):
-        for j, kind in enumerate(("key", "value")):
-            past = np.full((len(prompts),) + caches[0][i][j].shape[1:2] + (width,) + caches[0][i][j].shape[3:], 7.0, np.float32)
-            for r, c in enumerate(caches):
-                past[r, :, :lens[r]] = c[i][j][0]
-            feeds[f"past_key_values.{i}.{kind}"] = past
-    names = ["logits", "present.0.key", f"present.{dec.layers - 1}.value"]
-    logits, first_key, last_value = dec.session.run(names, feeds)
-    for r, (single_logits, single_cache) in enumerate(singles):
-        pairs = [(logits[r, -1], single_logits[0, -1]), (first_key[r, :, :lens[r] + 1], single_cache[0][0][0]),
-                 (last_value[r, :, :lens[r] + 1], single_cache[-1][1][0])]
-        for batched, single in pairs:
-            if exact:
-                assert np.array_equal(batched, single), f"{precision} row {r}: batched differs from single"
-            else:
-                assert float(np.abs(batched - single).max()) < 1e-3, f"{precision} row {r}"
+    own = []
+    for prompt in prompts:
+        _, new = dec.run_packed([PackedRow(dec.empty_cache(), prompt)], prefix=prefix)
+        own.append([(k, v) for k, v in new])
+    feeds = [[100], [200, 201, 202, 203], [300, 301], [400], list(range(500, 530))]
+    rows = [PackedRow(own[i % 3], f) for i, f in enumerate(feeds)]
+    alone = [dec.run_packed([r], prefix=prefix) for r in rows]
+    for order, extra, fill in [([0, 1, 2, 3, 4], 5, 7.0), ([4, 3, 2, 1, 0], 0, 0.0), ([1, 3], 40, -3.0), ([0, 3], 0, 1.0)]:
+        logits, new = dec.run_packed([rows[i] for i in order], prefix=prefix, extra_columns=extra, fill=fill)
+        for k, i in enumerate(order):
+            single_logits, single_new = alone[i]
+            n = len(rows[i].ids)
+            pairs = [(logits[k], single_logits[0])] + [(new[layer][j][k, :, :n], single_new[layer][j][0, :, :n])
+                                                       for layer in (0, dec.layers - 1) for j in (0, 1)]
+            for batched, single in pairs:
+                if exact:
+                    assert np.array_equal(batched, single), f"{precision} rows {order}: row {i} differs from its own pass"
+                else:
+                    assert float(np.abs(batched - single).max()) < 1e-3, f"{precision} rows {order}: row {i}"
+    whole, _ = dec.forward([system + prompts[1] + feeds[1]], dec.empty_cache())
+    if precision == "fp32":
+        assert float(np.abs(whole[0, -1] - alone[1][0][0]).max()) < 1e-3
+    else:  # int8 activations: a near-tie may flip, the pick stays among the top few
+        assert int(alone[1][0][0].argmax()) in np.argsort(whole[0, -1])[-5:]
 
 
 def agreement_with_fp32(quantised):

@@ -11,6 +11,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from conftest import CACHE, DEFAULT_MODEL, ROOT, decoder, model_path
+from flinkllm_tools.tiny import RandomWeights, tiny_config
+from optimum_graph import ConcatenatingGraph
 
 PREPARE = os.path.join(ROOT, "tools", "prepare-model")
 REFERENCE = os.path.join(ROOT, "tools", "reference-decode")
@@ -49,7 +51,8 @@ def test_manifest_describes_the_small_model():
         ("llama", 30, 3, 64, 49152)
     assert (m["bos_token_id"], m["eos_token_id"], m["precision"]) == (1, 2, "int4")
     assert 2 in m["stop_token_ids"] and "<|im_start|>" in m["chat_template"]
-    assert m["io"]["past_key"] == "past_key_values.{i}.key" and m["io"]["present_value"] == "present.{i}.value"
+    assert m["io"]["past_key"] == "past_key_values.{i}.key" and m["io"]["present_value"] == "new.{i}.value"
+    assert m["padding_side"] == "packed"
     assert len(m["source"]["sha256"]) == 64 and m["converter"]["version"]
 
 
@@ -138,7 +141,9 @@ def _fake_optimum_export(directory, model_onnx):
 
 def test_import_optimum_accepts_an_export_with_kv_cache(tmp_path):
     export, out = str(tmp_path / "export"), str(tmp_path / "imported")
-    _fake_optimum_export(export, onnx.load(os.path.join(model_path("tiny"), "model.onnx")))
+    tiny_manifest = json.load(open(os.path.join(model_path("tiny"), "flinkllm.json")))
+    config = tiny_config(tiny_manifest["vocab_size"])
+    _fake_optimum_export(export, ConcatenatingGraph(config, RandomWeights(config)).build())
     result = run(PREPARE, "import-optimum", export, "--out", out)
     assert result.returncode == 0, result.stderr
     manifest = json.load(open(os.path.join(out, "flinkllm.json")))

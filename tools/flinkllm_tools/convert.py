@@ -49,7 +49,7 @@ def convert_gguf(gguf_path, out_dir, precision, name=None, source_sha256=None, a
             name=name or os.path.basename(os.path.abspath(out_dir)),
             architecture=gguf.architecture, precision=precision, accuracy_level=accuracy_level,
             config=config, tokens=tokens,
-            chat_template=tok_fields["chat_template"], padding_side="right",
+            chat_template=tok_fields["chat_template"], padding_side="packed",
             source={"kind": "gguf", "file": os.path.basename(gguf_path), "sha256": source_sha256}))
     log(f"wrote {out_dir} in {time.time() - started:.1f} s")
     return True

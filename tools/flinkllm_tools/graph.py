@@ -1,9 +1,11 @@
 """The decoder graph: a Llama-family transformer as ONNX, with optimum-style KV-cache I/O.
 
-Standard ONNX ops plus two ONNX Runtime contrib ops: MatMulNBits for block-quantised
-weights and GroupQueryAttention, so ORT's own fusions apply and the graph stays readable.
-Rows are right-padded: `attention_mask` marks each row's cache columns 0..len, and
-rotary positions come from `position_ids`, which is what batched decoding needs.
+Standard ONNX ops plus two ONNX Runtime contrib ops (MatMulNBits for block-quantised
+weights, FusedMatMul for attention scores), so ORT's own fusions apply and the graph stays
+readable. A pass is "packed": the new tokens of all its rows, one after another, whatever
+each row feeds (a prompt, a jump-forward chunk, one token), over a batch of KV caches that
+the graph only reads; it returns the new keys and values for the caller to append. Every
+row's floats are the same as when it runs alone (docs/model-directory.md, "Packed passes").
 """
 from dataclasses import dataclass
 
@@ -179,18 +181,8 @@ class DecoderGraph(ProjectionGraph):
         return b.op("Mul", [b.op("Div", [x, denom]), b.const(weight.astype(np.float32), "norm_weight")])
 
     # ---- graph parts --------------------------------------------------------------
-    def sequence_lengths(self, attention_mask):
-        """GroupQueryAttention's per-row lengths from the optimum-style mask: rows are
-        right-padded (a row's tokens fill columns 0..len, the mask is 1 there), so
-        `seqlens_k` = attended columns - 1 and the total length is the mask's width."""
-        b = self.b
-        attended = b.op("ReduceSum", [attention_mask, self._i64([1])], keepdims=0)
-        seqlens_k = b.op("Cast", [b.op("Sub", [attended, self._i64(1)])], to=TensorProto.INT32)
-        total = b.op("Cast", [b.op("Squeeze", [b.op("Shape", [attention_mask], start=1, end=2)])], to=TensorProto.INT32)
-        return seqlens_k, total
-
     def rotary(self, position_ids):
-        """cos and sin, each [batch, seq, 1, head_dim], for rotate-half rope on [batch, seq, heads, head_dim]."""
+        """cos and sin, each [1, tokens, 1, head_dim], for rotate-half rope on [1, tokens, heads, head_dim]."""
         b, c = self.b, self.c
         inv_freq = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
         pos = b.op("Unsqueeze", [b.op("Cast", [position_ids], to=TensorProto.FLOAT), self._i64([-1])])
@@ -199,7 +191,7 @@ class DecoderGraph(ProjectionGraph):
         return b.op("Cos", [angles]), b.op("Sin", [angles])
 
     def apply_rotary(self, x, count, cos, sin):
-        """Rope on a projection [batch, seq, count*head_dim], returned in the same layout."""
+        """Rope on a projection [1, tokens, count*head_dim], returned in the same layout."""
         b, d = self.b, self.c.head_dim
         half = d // 2
         x = b.op("Reshape", [x, self._i64([0, 0, count, d])])
@@ -209,25 +201,156 @@ class DecoderGraph(ProjectionGraph):
         x = b.op("Add", [b.op("Mul", [x, cos]), b.op("Mul", [rotated, sin])])
         return b.op("Reshape", [x, self._i64([0, 0, count * d])])
 
-    def attention(self, layer, x, lengths, cos, sin):
-        """ONNX Runtime's GroupQueryAttention over a right-padded cache. Each row's
-        attention reads only its own `seqlens_k + 1` columns, so a row's result does not
-        depend on which other rows share the batch or how long they are: batched and
-        single-row decoding agree bit for bit. The new keys/values are written at each
-        row's own length, so a shorter row's cache never has holes."""
-        b, c, w = self.b, self.c, self.w
+    def layout(self):
+        """What every layer's attention shares, computed once per pass: which columns and
+        new tokens each query may read, the shapes its reshapes take and the ones its sums
+        multiply by (see `attention` and docs/model-directory.md, "Packed passes")."""
+        b, c = self.b, self.c
+        g, kv, d, heads = c.num_heads // c.num_kv_heads, c.num_kv_heads, c.head_dim, c.num_heads
+        as_bool = lambda name, axes: b.op("Unsqueeze", [b.op("Cast", [name], to=TensorProto.BOOL), self._i64(axes)])
+        batch = b.op("Shape", ["token_index"])
+        chunks = b.op("Shape", ["chunk_rows"])
+        length = b.op("Shape", ["chunk_mask"], start=1, end=2)
+        queries = b.op("Mul", [self._i64([g]), length])
+        steps = b.op("Range", [self._i64(0), b.op("Squeeze", [length]), self._i64(1)])
+        # Query slot i of a chunk (repeated for each query head of a group) reads new token j <= i.
+        query_step = b.op("Reshape", [b.op("Tile", [steps, self._i64([g])]), self._i64([-1, 1])])
+        causal = b.op("LessOrEqual", [b.op("Unsqueeze", [steps, self._i64([0])]), query_step])
+        fill = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+        ones = lambda width: b.op("ConstantOfShape", [b.op("Concat", [width, self._i64([16])], axis=0)], value=fill)
+        shape = lambda *dims: b.op("Concat", [x if isinstance(x, str) else self._i64([x]) for x in dims], axis=0)
+        group = lambda count, slots: {
+            "stacked": {w: shape(1, kv, b.op("Mul", [count, slots]), w) for w in (1, d)},
+            "unstacked": {w: shape(kv, count, slots, w) for w in (1, 16, d)},
+        }
+        self.rows = {
+            "group": g,
+            "prefix_ok": b.op("Reshape", [b.op("Cast", ["prefix_mask"], to=TensorProto.BOOL), self._i64([1, 1, 1, -1])]),
+            "past_ok": as_bool("past_mask", [1, 2]),                       # [batch, 1, 1, past]
+            "token_ok": as_bool("token_mask", [1, 2, 3]),                  # [batch, 1, 1, 1]
+            "chunk_past_ok": b.op("Gather", [as_bool("past_mask", [1, 2]), "chunk_rows"], axis=0),
+            "chunk_ok": b.op("And", [causal, as_bool("chunk_mask", [1, 2])]),  # [chunks, 1, g*len, len]
+            "has_chunks": b.op("Cast", [b.op("ReduceMax", ["chunk_mask"], keepdims=0)], to=TensorProto.BOOL),
+            "ones": {"prefix": ones(b.op("Shape", ["prefix_mask"])), "past": ones(b.op("Shape", ["past_mask"], start=1, end=2)),
+                     "token": ones(self._i64([1])), "chunk": ones(length)},
+            "token": dict(group(batch, self._i64([g])),
+                          query=shape(batch, kv, g, d), key=shape(batch, kv, 1, d), context=shape(batch, heads * d)),
+            "chunk": dict(group(chunks, queries),
+                          gathered_query=shape(chunks, length, kv, g, d), gathered_key=shape(chunks, length, kv, 1, d),
+                          query=shape(chunks, kv, queries, d), key=shape(chunks, kv, length, d),
+                          heads=shape(chunks, kv, g, length, d), context=shape(b.op("Shape", ["chunk_index"]), heads * d)),
+        }
+
+    def branch(self, condition, build, otherwise):
+        """An If node: the nodes `build()` adds run only when `condition` holds, else the
+        result is the constant `otherwise`. Returns the result's name."""
+        b = self.b
+        outer, b.nodes = b.nodes, []
+        result = build()
+        then_nodes, b.nodes = b.nodes, outer
+        out = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
+        then_branch = helper.make_graph(then_nodes, b.name("then"), [], [out(result)])
+        empty = b.name("empty")
+        else_branch = helper.make_graph([helper.make_node("Constant", [], [empty], value=numpy_helper.from_array(otherwise))],
+                                        b.name("else"), [], [out(empty)])
+        return b.op("If", [condition], then_branch=then_branch, else_branch=else_branch)
+
+    def _reshape(self, x, shape):
+        """Reshape to a shape tensor from `layout`; zero is a size there, not 'copy'."""
+        return self.b.op("Reshape", [x, shape], allowzero=1)
+
+    def _attend(self, query, shapes, prefix, parts):
+        """Softmax attention of `query` [count, kv_heads, slots, d] (already scaled; the
+        token or chunk group, whose `shapes` come from `layout`) over three parts, so that
+        no cache is copied: the task's prefix (`prefix`: key, value [1, kv_heads, P, d]
+        shared by every row, mask, ones), then `parts`, each (keys, values [count,
+        kv_heads, n, d], mask, ones): a row's own cached columns and its new tokens. The
+        prefix is read once for all rows: its scores come from one matmul over every row's
+        queries stacked.
+
+        Only ops whose result for one row does not depend on the others, on the caches'
+        widths or on the padding after a row's tokens: matmuls reduce in a fixed order over
+        the columns (padding adds exact zeros), the maxima are exact, the sums come from
+        matmuls too (ones as 16 columns: a one-column matmul takes another kernel whose
+        rounding depends on the width), and the parts are added in a fixed order. So a row's
+        floats are the same alone and in any batch (tests/model/test_decoding.py)."""
+        b = self.b
+        d = self.c.head_dim
+        neg = self._f32(-np.inf)
+        # [count, kv, slots, w] <-> [1, kv, count*slots, w]
+        stacked = lambda x, w: self._reshape(b.op("Transpose", [x], perm=[1, 0, 2, 3]), shapes["stacked"][w])
+        unstacked = lambda x, w: b.op("Transpose", [self._reshape(x, shapes["unstacked"][w])], perm=[1, 0, 2, 3])
+        weight_sum = lambda weights, ones: b.op("Slice", [b.op("MatMul", [weights, ones]), self._i64([0]), self._i64([1]), self._i64([-1])])
+
+        prefix_key, prefix_value, prefix_ok, prefix_ones = prefix
+        prefix_scores = b.op("Where", [prefix_ok, b.op("FusedMatMul", [stacked(query, d), prefix_key], domain=MS_DOMAIN, transB=1), neg])
+        scores = [b.op("Where", [ok, b.op("FusedMatMul", [query, keys], domain=MS_DOMAIN, transB=1), neg]) for keys, _, ok, _ in parts]
+        top = b.op("Max", [unstacked(b.op("ReduceMax", [prefix_scores, self._i64([-1])], keepdims=1), 1)]
+                   + [b.op("ReduceMax", [s, self._i64([-1])], keepdims=1) for s in scores])
+        prefix_weights = b.op("Exp", [b.op("Sub", [prefix_scores, stacked(top, 1)])])
+        total = unstacked(weight_sum(prefix_weights, prefix_ones), 1)
+        mixed = unstacked(b.op("MatMul", [prefix_weights, prefix_value]), d)
+        for s, (_, values, _, ones) in zip(scores, parts):
+            weights = b.op("Exp", [b.op("Sub", [s, top])])
+            total = b.op("Add", [total, weight_sum(weights, ones)])
+            mixed = b.op("Add", [mixed, b.op("MatMul", [weights, values])])
+        return b.op("Div", [mixed, total])
+
+    def attention(self, layer, x, cos, sin):
+        """Attention of a packed pass: the new tokens of every row, one after another in
+        `x` [1, tokens, hidden], each reading the task's shared prefix cache, its row's own
+        cached columns and its row's new tokens up to itself. A row feeding one token
+        attends in the "token" group (one query slot per batch row, over the row caches as
+        they are); a row feeding several (a prompt, a jump-forward chunk) in the "chunk"
+        group, padded to the longest chunk, over its own cache row gathered by `chunk_rows`
+        (a row's own columns are few: the prefix is not among them). New keys and values
+        are outputs (`new.{layer}.key|value`, [tokens, kv_heads, head_dim]); the caller
+        writes them after each row's own columns."""
+        b, c, w, rows = self.b, self.c, self.w, self.rows
         p = f"layers.{layer}."
+        d, kv, heads = c.head_dim, c.num_kv_heads, c.num_heads
         biases = [w(p + n) for n in ("q_bias", "k_bias", "v_bias")] if c.attention_bias else None
         q, k, v = self.projections(x, [w(p + "q"), w(p + "k"), w(p + "v")], biases)
-        q = self.apply_rotary(q, c.num_heads, cos, sin)
-        k = self.apply_rotary(k, c.num_kv_heads, cos, sin)
-        seqlens_k, total = lengths
-        context = b.op("GroupQueryAttention",
-                       [q, k, v, f"past_key_values.{layer}.key", f"past_key_values.{layer}.value", seqlens_k, total],
-                       domain=MS_DOMAIN, num_heads=c.num_heads, kv_num_heads=c.num_kv_heads,
-                       scale=float(1.0 / np.sqrt(c.head_dim)),
-                       outputs=[b.name("context"), f"present.{layer}.key", f"present.{layer}.value"])[0]
-        return self.linear(context, w(p + "o"))
+        q = b.op("Mul", [self.apply_rotary(q, heads, cos, sin), self._f32(1.0 / np.sqrt(d))])
+        k = self.apply_rotary(k, kv, cos, sin)
+        k_flat = b.op("Reshape", [k, self._i64([-1, kv * d])])
+        v_flat = b.op("Reshape", [v, self._i64([-1, kv * d])])
+        b.op("Reshape", [k_flat, self._i64([-1, kv, d])], outputs=[f"new.{layer}.key"])
+        b.op("Reshape", [v_flat, self._i64([-1, kv, d])], outputs=[f"new.{layer}.value"])
+        q_flat = b.op("Reshape", [q, self._i64([-1, heads * d])])
+        past_key, past_value = f"past_key_values.{layer}.key", f"past_key_values.{layer}.value"
+        ones = rows["ones"]
+        prefix = (f"prefix_key_values.{layer}.key", f"prefix_key_values.{layer}.value", rows["prefix_ok"], ones["prefix"])
+
+        # Token group: [batch, kv, g, d] queries, each row's one new key/value.
+        t = rows["token"]
+        pick = lambda flat, shape: self._reshape(b.op("Gather", [flat, "token_index"], axis=0), shape)
+        token_context = self._attend(pick(q_flat, t["query"]), t, prefix,
+                                     [(past_key, past_value, rows["past_ok"], ones["past"]),
+                                      (pick(k_flat, t["key"]), pick(v_flat, t["key"]), rows["token_ok"], ones["token"])])
+        token_context = self._reshape(token_context, t["context"])
+
+        # Chunk group: [chunks, kv, g*len, d] queries over the gathered cache rows; skipped
+        # (an empty result) in passes where every row feeds one token.
+        def chunk_group():
+            ch = rows["chunk"]
+
+            def chunked(flat, gathered, shape):
+                x = self._reshape(b.op("Gather", [flat, "chunk_index"], axis=0), gathered)
+                return self._reshape(b.op("Transpose", [x], perm=[0, 2, 3, 1, 4]), shape)
+            query = chunked(q_flat, ch["gathered_query"], ch["query"])
+            keys = chunked(k_flat, ch["gathered_key"], ch["key"])
+            values = chunked(v_flat, ch["gathered_key"], ch["key"])
+            gather_rows = lambda x: b.op("Gather", [x, "chunk_rows"], axis=0)
+            context = self._attend(query, ch, prefix,
+                                   [(gather_rows(past_key), gather_rows(past_value), rows["chunk_past_ok"], ones["past"]),
+                                    (keys, values, rows["chunk_ok"], ones["chunk"])])
+            context = b.op("Transpose", [self._reshape(context, ch["heads"])], perm=[0, 3, 1, 2, 4])
+            return self._reshape(context, ch["context"])
+        chunk_context = self.branch(rows["has_chunks"], chunk_group, np.zeros((0, heads * d), np.float32))
+
+        context = b.op("Gather", [b.op("Concat", [token_context, chunk_context], axis=0), "output_index"], axis=0)
+        return self.linear(b.op("Unsqueeze", [context, self._i64([0])]), w(p + "o"))
 
     def mlp(self, layer, x):
         b, w, p = self.b, self.w, f"layers.{layer}."
@@ -239,39 +362,48 @@ class DecoderGraph(ProjectionGraph):
     def build(self):
         b, c, w = self.b, self.c, self.w
         self._embed_table = b.const(w("embed").astype(np.float32), "embed_tokens")
-        lengths = self.sequence_lengths("attention_mask")
+        self.layout()
         cos, sin = self.rotary("position_ids")
 
         h = b.op("Gather", [self._embed_table, "input_ids"])
         for layer in range(c.num_layers):
             p = f"layers.{layer}."
-            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), lengths, cos, sin)])
+            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), cos, sin)])
             h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
 
-        # Only the last `num_logits_to_keep` positions need logits (0 = all): prefill of a
-        # long prompt then skips a [seq, vocab] projection it would throw away.
-        keep = b.op("Reshape", ["num_logits_to_keep", self._i64([1])])
-        h = b.op("Slice", [h, b.op("Neg", [keep]), self._i64([np.iinfo(np.int64).max]), self._i64([1])])
-        h = self.rms_norm(h, w("final_norm"))
+        # Logits only where the caller samples (each row's last token): a prompt's other
+        # positions would cost a [tokens, vocab] projection thrown away.
+        h = b.op("Gather", [b.op("Reshape", [h, self._i64([-1, c.hidden_size])]), "logits_index"], axis=0)
+        h = self.rms_norm(b.op("Unsqueeze", [h, self._i64([0])]), w("final_norm"))
         logits = self.linear(h, w("lm_head"))
-        b.op("Identity", [logits], outputs=["logits"])
+        b.op("Reshape", [logits, self._i64([-1, c.vocab_size])], outputs=["logits"])
         return self._model()
 
     def _model(self):
         c = self.c
-        kv_shape = ["batch_size", c.num_kv_heads, "past_sequence_length", c.head_dim]
-        present_shape = ["batch_size", c.num_kv_heads, "total_sequence_length", c.head_dim]
+        index = lambda name, dims: helper.make_tensor_value_info(name, TensorProto.INT64, dims)
         inputs = [
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
-            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
-            helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+            index("input_ids", [1, "tokens"]),
+            index("position_ids", [1, "tokens"]),
+            index("prefix_mask", ["prefix"]),
+            index("past_mask", ["batch", "past"]),
+            index("token_index", ["batch"]),
+            index("token_mask", ["batch"]),
+            index("chunk_rows", ["chunks"]),
+            index("chunk_index", ["chunk_slots"]),
+            index("chunk_mask", ["chunks", "chunk_length"]),
+            index("output_index", ["tokens"]),
+            index("logits_index", ["logits_length"]),
         ]
-        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_size", "logits_length", c.vocab_size])]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["logits_length", c.vocab_size])]
         for i in range(c.num_layers):
             for kind in ("key", "value"):
-                inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT, kv_shape))
-                outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", TensorProto.FLOAT, present_shape))
-        inputs.append(helper.make_tensor_value_info("num_logits_to_keep", TensorProto.INT64, []))
+                inputs.append(helper.make_tensor_value_info(f"prefix_key_values.{i}.{kind}", TensorProto.FLOAT,
+                                                            [1, c.num_kv_heads, "prefix", c.head_dim]))
+                inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT,
+                                                            ["batch", c.num_kv_heads, "past", c.head_dim]))
+                outputs.append(helper.make_tensor_value_info(f"new.{i}.{kind}", TensorProto.FLOAT,
+                                                             ["tokens", c.num_kv_heads, c.head_dim]))
         graph = helper.make_graph(self.b.nodes, "decoder", inputs, outputs, self.b.initializers)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS_DOMAIN, 1)],
                                   producer_name="flinkllm")

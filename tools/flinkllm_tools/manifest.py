@@ -16,17 +16,35 @@ OPTIMUM_IO = {
 }
 
 
+# The packed graphs tools/prepare-model builds (graph.py); their other inputs have fixed
+# names (docs/model-directory.md, "Packed passes").
+PACKED_IO = {
+    "input_ids": "input_ids",
+    "attention_mask": "past_mask",
+    "position_ids": "position_ids",
+    "past_key": "past_key_values.{i}.key",
+    "past_value": "past_key_values.{i}.value",
+    "logits": "logits",
+    "present_key": "new.{i}.key",
+    "present_value": "new.{i}.value",
+}
+
+
 def build_manifest(*, name, architecture, precision, config, tokens, chat_template, source,
                    io=None, kv_dtype="float32", accuracy_level=None, padding_side="left"):
     """`tokens`: dict with bos/eos/pad ids and strings and the list of stop ids.
-    `padding_side`: "right" for graphs whose attention reads each row's own length (our
-    GroupQueryAttention graph; rows can share a batch), "left" for concatenating
-    attention such as optimum exports (rows run one at a time)."""
-    # Whether a row's results stay bit-identical in a batch of several rows: measured for
-    # fp32 MatMul and for 4- and 8-bit MatMulNBits with int8 compute (accuracy_level 4); the
-    # float MatMulNBits path (accuracy_level 1) uses other kernels for one row than for
-    # several. Unmeasured combinations count as not invariant.
-    batch_invariant = precision == "fp32" or (precision in ("int8", "int4") and accuracy_level == 4)
+    `padding_side`: "packed" for our graphs (graph.py: a pass carries any number of tokens
+    per row and rows can share it), "left" for concatenating attention such as optimum
+    exports (rows run one at a time)."""
+    # Whether a row's results stay bit-identical in a pass shared with other rows: measured
+    # for fp32 MatMul and for 4- and 8-bit MatMulNBits with int8 compute (accuracy_level 4)
+    # over any number of tokens per pass; the float MatMulNBits path (accuracy_level 1) uses
+    # other kernels for one token than for several. Unmeasured combinations count as not
+    # invariant.
+    # With one key/value head per query head, a single row's one-token pass stacks a
+    # one-row matmul over the prefix, which takes another kernel than several rows.
+    batch_invariant = (precision == "fp32" or (precision in ("int8", "int4") and accuracy_level == 4)) \
+        and config.num_heads > config.num_kv_heads
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -48,7 +66,7 @@ def build_manifest(*, name, architecture, precision, config, tokens, chat_templa
         "bos_token": tokens["bos_token"],
         "eos_token": tokens["eos_token"],
         "chat_template": chat_template,
-        "io": dict(io or OPTIMUM_IO),
+        "io": dict(io or (PACKED_IO if padding_side == "packed" else OPTIMUM_IO)),
         "padding_side": padding_side,
         "batch_invariant": batch_invariant,
         "source": source,

@@ -61,7 +61,7 @@ def build_tiny(gguf_path, out_dir):
         save_model(DecoderGraph(config, RandomWeights(config)).build(), staging)
         write_manifest(staging, build_manifest(
             name="tiny-random-llama", architecture="llama", precision="fp32", config=config,
-            tokens=special_tokens(fields), chat_template=fields["chat_template"], padding_side="right",
+            tokens=special_tokens(fields), chat_template=fields["chat_template"], padding_side="packed",
             source={"kind": "random", "file": f"seed {SEED}", "sha256": fingerprint}))
     log(f"wrote {out_dir}")
     return True

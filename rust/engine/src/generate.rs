@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
+use crate::cache::Slots;
 use crate::constraint::{Compiled, RowConstraint};
 use crate::error::{Error, Result};
 use crate::model::{Kv, Model};
@@ -26,7 +27,7 @@ pub struct RowStats {
     pub forced_tokens: usize,
     /// Forward passes (the first one also carries the prompt).
     pub decode_steps: usize,
-    /// Wall time of this row's forward passes (a batched pass counts fully for every
+    /// Wall time of this row's forward passes (a shared pass counts fully for every
     /// row in it).
     pub forward_time: Duration,
     /// Time spent in the constraint (masks, tracker, forced text and its tokenizing).
@@ -36,15 +37,41 @@ pub struct RowStats {
     /// Rows in the forward passes of this row, summed over its steps (mean batch
     /// size = this / decode_steps).
     pub batch_rows: usize,
-    /// Where the forward time goes: the first pass (prompt), passes that carry a
-    /// jump-forward chunk (always alone), and one-token passes (batched or alone), the
-    /// latter counted as this row's share (pass time / rows in the pass).
+    /// Where the forward time goes, each pass counted as this row's share of it (pass
+    /// time x the row's tokens / the pass's tokens): the first pass (prompt), passes that
+    /// carry a jump-forward chunk, and one-token passes.
     pub prefill_time: Duration,
     pub chunk_passes: usize,
     pub chunk_time: Duration,
+    /// Rows fed in the row's first pass, and summed over its chunk passes: above 1 (per
+    /// pass) when prompts and jump-forward text shared passes with other rows.
+    pub prefill_rows: usize,
+    pub chunk_rows: usize,
     pub token_passes: usize,
     pub token_time_share: Duration,
     pub total_time: Duration,
+}
+
+/// One forward pass as a row sees it: its wall time and what it carried.
+#[derive(Debug, Clone, Copy)]
+pub struct PassShare {
+    pub wall: Duration,
+    /// Rows fed in the pass.
+    pub rows: usize,
+    /// Tokens fed in the pass, all rows together.
+    pub tokens: usize,
+}
+
+impl PassShare {
+    /// A pass of one row alone.
+    pub fn alone(wall: Duration, tokens: usize) -> PassShare {
+        PassShare { wall, rows: 1, tokens }
+    }
+
+    /// The share of the pass's time that `fed` of its tokens account for.
+    fn share(&self, fed: usize) -> Duration {
+        self.wall.mul_f64(fed as f64 / self.tokens.max(1) as f64)
+    }
 }
 
 impl RowStats {
@@ -61,11 +88,18 @@ impl RowStats {
         self.prefill_time += o.prefill_time;
         self.chunk_passes += o.chunk_passes;
         self.chunk_time += o.chunk_time;
+        self.prefill_rows += o.prefill_rows;
+        self.chunk_rows += o.chunk_rows;
         self.token_passes += o.token_passes;
         self.token_time_share += o.token_time_share;
         self.total_time += o.total_time;
     }
 }
+
+/// Most tokens one row feeds in one forward pass. A longer prompt takes several passes,
+/// so that a pass's attention scores stay small (their memory grows with tokens x cached
+/// positions) whatever the input's length.
+pub const MAX_PASS_TOKENS: usize = 128;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RowLimits {
@@ -154,9 +188,11 @@ impl<'a> RowDecoder<'a> {
         Ok(None)
     }
 
-    /// Tokens for the next forward pass (never empty after `prepare` returned `None`).
-    pub fn pending(&self) -> &[u32] {
-        &self.pending
+    /// Tokens for the next forward pass (never empty after `prepare` returned `None`): the
+    /// pending ones, at most `MAX_PASS_TOKENS` of them. A function of the row alone, so a
+    /// row's prompt is cut into the same passes alone and in a batch.
+    pub fn feed(&self) -> &[u32] {
+        &self.pending[..self.pending.len().min(MAX_PASS_TOKENS)]
     }
 
     /// Positions already cached for this row (the first pending token's position).
@@ -167,20 +203,23 @@ impl<'a> RowDecoder<'a> {
     /// Takes the pass that fed the first `fed` pending tokens: once every pending
     /// token is in the cache, chooses the next token from the last position's logits.
     /// `Ok(Some(..))`: the row is finished.
-    pub fn accept(&mut self, tokens: &TokenText, logits: &[f32], fed: usize, forward: Duration, batch_rows: usize) -> Result<Option<(Value, RowStats)>> {
+    pub fn accept(&mut self, tokens: &TokenText, logits: &[f32], fed: usize, pass: PassShare) -> Result<Option<(Value, RowStats)>> {
+        let share = pass.share(fed);
         if self.stats.decode_steps == 0 {
-            self.stats.queue_time = self.started.elapsed().saturating_sub(forward);
-            self.stats.prefill_time += forward;
+            self.stats.queue_time = self.started.elapsed().saturating_sub(pass.wall);
+            self.stats.prefill_time += share;
+            self.stats.prefill_rows += pass.rows;
         } else if fed > 1 {
             self.stats.chunk_passes += 1;
-            self.stats.chunk_time += forward;
+            self.stats.chunk_time += share;
+            self.stats.chunk_rows += pass.rows;
         } else {
             self.stats.token_passes += 1;
-            self.stats.token_time_share += forward / batch_rows.max(1) as u32;
+            self.stats.token_time_share += share;
         }
-        self.stats.forward_time += forward;
+        self.stats.forward_time += pass.wall;
         self.stats.decode_steps += 1;
-        self.stats.batch_rows += batch_rows;
+        self.stats.batch_rows += pass.rows;
         let fed = fed.min(self.pending.len());
         self.cached += fed;
         self.pending.drain(..fed);
@@ -238,16 +277,25 @@ pub fn constrained(
 ) -> Result<(Value, RowStats)> {
     let tokens = &model.tokens;
     let mut row = RowDecoder::new(compiled, past.len, prompt, *sampling, rng_input, *limits);
+    // Packed models: the row's own cache (after the shared prefix `past`) grows in place,
+    // as a batch of one. Others: each pass returns the whole cache.
+    let mut slots = if model.is_packed() { Some(Slots::single(model, 64)?) } else { None };
     let mut kv: Option<Kv> = None;
     loop {
         if let Some(done) = row.prepare(tokens)? {
             return Ok(done);
         }
         let t = Instant::now();
-        let fed = row.pending().len();
-        let step = model.forward(row.pending(), kv.as_ref().unwrap_or(past))?;
-        kv = Some(step.kv);
-        if let Some(done) = row.accept(tokens, &step.logits, fed, t.elapsed(), 1)? {
+        let fed = row.feed().len();
+        let logits = match slots.as_mut() {
+            Some(slots) => slots.pass(model, past, &[Some(row.feed())])?,
+            None => {
+                let step = model.forward(row.feed(), kv.as_ref().unwrap_or(past))?;
+                kv = Some(step.kv);
+                step.logits
+            }
+        };
+        if let Some(done) = row.accept(tokens, &logits, fed, PassShare::alone(t.elapsed(), fed))? {
             return Ok(done);
         }
     }

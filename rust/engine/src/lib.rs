@@ -9,6 +9,7 @@
 //!   [`Task::run_batch`] per input; [`Error::kind`] tells what went wrong.
 
 mod batch;
+mod cache;
 mod confine;
 pub mod constraint;
 pub mod encoder;
@@ -17,6 +18,7 @@ mod error;
 pub mod generate;
 mod manifest;
 mod model;
+mod packed;
 pub mod prompt;
 pub mod registry;
 mod runtime;

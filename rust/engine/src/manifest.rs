@@ -41,10 +41,13 @@ pub struct Manifest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PaddingSide {
-    /// The graph's attention reads each row's own length from `attention_mask` and
-    /// writes new keys/values at that length (ONNX Runtime's GroupQueryAttention, as
-    /// `tools/prepare-model` builds): a row's cache fills columns `0..len`, and its
-    /// results do not depend on the other rows of the batch. Batching needs this.
+    /// Packed passes (`tools/prepare-model`'s graphs, `Model::pass`): any number of new
+    /// tokens per row, a row's cache filling columns `0..len` of a right-padded batch,
+    /// new keys and values returned for the caller to write. A row's results do not
+    /// depend on the other rows of the pass. Batching needs this.
+    Packed,
+    /// GroupQueryAttention graphs of converters before 0.7.0: refused at load (re-run
+    /// `tools/prepare-model`).
     Right,
     /// Concatenating attention (optimum exports): new keys/values are appended after
     /// the longest row, so rows cannot share a batch without their results depending
@@ -115,6 +118,12 @@ impl Manifest {
                 m.format_version
             )));
         }
+        if m.padding_side == PaddingSide::Right {
+            return Err(Error::ModelLoad(format!(
+                "{}: made by an older tools/prepare-model (one-token batches only); run tools/prepare-model again for this engine's packed graph",
+                path.display()
+            )));
+        }
         if m.kv_dtype != "float32" {
             return Err(Error::ModelLoad(format!(
                 "{}: kv_dtype {:?} is not supported (this engine feeds float32 KV caches)",
@@ -129,7 +138,7 @@ impl Manifest {
     /// depending on the others: the graph keeps rows apart and its kernels are
     /// batch-invariant.
     pub fn can_batch(&self) -> bool {
-        self.padding_side == PaddingSide::Right && self.batch_invariant
+        self.padding_side == PaddingSide::Packed && self.batch_invariant
     }
 
     /// Token ids that end generation: eos plus any extra stop ids.

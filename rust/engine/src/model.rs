@@ -5,17 +5,21 @@
 //! shared by every task and thread of the process through `registry`.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use ort::session::builder::GraphOptimizationLevel;
-use ort::memory::{Allocator, MemoryInfo};
+use ort::memory::Allocator;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 
+use crate::cache::Slots;
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
+use crate::generate::MAX_PASS_TOKENS;
+use crate::manifest::{Manifest, PaddingSide};
+use crate::packed::PackedInputs;
 use crate::tokens::TokenText;
 
 pub struct Model {
@@ -30,6 +34,8 @@ pub struct Model {
 
 /// Graph I/O names with `{i}` expanded, computed once.
 struct Names {
+    /// Packed graphs' shared-prefix inputs (fixed names, docs/model-directory.md).
+    prefix: Vec<String>,
     past: Vec<String>,
     present: Vec<String>,
 }
@@ -42,16 +48,15 @@ pub struct Kv {
     pub len: usize,
 }
 
-/// Inputs of one decode step (one new token per row) whose cache is updated in place.
-pub struct InPlace<'a> {
-    pub ids: Vec<i64>,
-    /// `rows x width`: 1 = attend, 0 = padding.
-    pub mask: Vec<i64>,
-    pub positions: Vec<i64>,
-    /// Per layer key then value, `[rows, kv_heads, capacity, head_dim]`, allocated by
-    /// ONNX Runtime (`Model::cache_tensor`); each row's new key/value is written at its
-    /// length.
-    pub cache: &'a mut [DynValue],
+/// What a packed pass returns (`Model::pass`).
+pub struct PassOutput {
+    /// The fed rows' next-token logits, `fed rows x vocab`, in batch-row order.
+    pub logits: Vec<f32>,
+    /// Per layer key then value, `[tokens, kv_heads, head_dim]`: the new tokens' keys and
+    /// values, for the caller to write after each row's cached columns.
+    pub new: Vec<DynValue>,
+    /// Per batch row, its tokens' range among the pass's tokens.
+    pub spans: Vec<Range<usize>>,
 }
 
 /// What one forward pass returns: logits of the last position, and the new cache.
@@ -97,7 +102,10 @@ impl Model {
         let io = &manifest.io;
         let mut past = Vec::new();
         let mut present = Vec::new();
+        let mut prefix = Vec::new();
         for i in 0..manifest.num_layers {
+            prefix.push(format!("prefix_key_values.{i}.key"));
+            prefix.push(format!("prefix_key_values.{i}.value"));
             past.push(layer(&io.past_key, i));
             past.push(layer(&io.past_value, i));
             present.push(layer(&io.present_key, i));
@@ -119,7 +127,7 @@ impl Model {
             threads,
             load_ms: started.elapsed().as_secs_f64() * 1e3,
             session: Mutex::new(session),
-            names: Names { past, present },
+            names: Names { prefix, past, present },
         })
     }
 
@@ -140,11 +148,11 @@ impl Model {
 
     /// An empty cache (past length 0) to start from.
     pub fn empty_kv(&self) -> Result<Kv> {
-        let m = &self.manifest;
+        // A packed pass's prefix input needs a column: one zero column, masked (len 0).
+        let width = usize::from(self.is_packed());
         let mut values = Vec::with_capacity(self.names.past.len());
         for _ in 0..self.names.past.len() {
-            let t = Tensor::<f32>::from_array(([1usize, m.num_kv_heads, 0, m.head_dim], Vec::<f32>::new()))?;
-            values.push(t.into_dyn());
+            values.push(self.cache_tensor(1, width)?);
         }
         Ok(Kv { values, len: 0 })
     }
@@ -155,6 +163,16 @@ impl Model {
     pub fn forward(&self, ids: &[u32], past: &Kv) -> Result<Step> {
         if ids.is_empty() {
             return Err(Error::Runtime("forward pass with no tokens".into()));
+        }
+        if self.is_packed() {
+            // `past` as the pass's prefix, the new columns in a row of their own, fed as
+            // a row feeds them (`MAX_PASS_TOKENS` at a time).
+            let mut own = Slots::single(self, ids.len())?;
+            let mut logits = Vec::new();
+            for chunk in ids.chunks(MAX_PASS_TOKENS) {
+                logits = own.pass(self, past, &[Some(chunk)])?;
+            }
+            return Ok(Step { logits, kv: self.concat(past, &own.extract(self, 0)?)? });
         }
         let io = &self.manifest.io;
         let n = ids.len();
@@ -199,55 +217,109 @@ impl Model {
         Ok(Step { logits, kv: Kv { values: present, len: total } })
     }
 
-    /// An uninitialised cache tensor `[rows, kv_heads, capacity, head_dim]` that
-    /// ONNX Runtime owns, so that it can be bound as a graph output (`step_in_place`).
-    pub fn cache_tensor(&self, rows: usize, capacity: usize) -> Result<DynValue> {
+    /// `first`'s columns then `second`'s, as one cache.
+    fn concat(&self, first: &Kv, second: &Kv) -> Result<Kv> {
         let m = &self.manifest;
-        Ok(Tensor::<f32>::new(&Allocator::default(), [rows, m.num_kv_heads, capacity, m.head_dim])?.into_dyn())
+        let (h, d, len) = (m.num_kv_heads, m.head_dim, first.len + second.len);
+        let mut values = Vec::with_capacity(first.values.len());
+        for (a, b) in first.values.iter().zip(&second.values) {
+            let mut joined = self.cache_tensor(1, len.max(1))?;
+            let (_, out) = joined.try_extract_tensor_mut::<f32>()?;
+            let width = len.max(1);
+            for (kv, offset, n) in [(a, 0, first.len), (b, first.len, second.len)] {
+                let (shape, data) = kv.try_extract_tensor::<f32>()?;
+                let cols = shape[2] as usize;
+                for head in 0..h {
+                    let s = head * cols * d;
+                    let t = (head * width + offset) * d;
+                    out[t..t + n * d].copy_from_slice(&data[s..s + n * d]);
+                }
+            }
+            values.push(joined);
+        }
+        Ok(Kv { values, len })
     }
 
-    /// One decode step with the cache tensors bound as both the `past` inputs and the
-    /// `present` outputs: GroupQueryAttention then writes each row's new key/value into
-    /// the same buffer (its shared-buffer mode) instead of copying every row's whole
-    /// cache into a new tensor, which at 16 rows is most of a step's memory traffic.
-    /// Returns `rows x vocab` logits.
-    pub fn step_in_place(&self, step: InPlace<'_>) -> Result<Vec<f32>> {
+    /// Whether the graph runs packed passes (tools/prepare-model's graphs), rather than
+    /// concatenating a present cache (optimum exports).
+    pub fn is_packed(&self) -> bool {
+        self.manifest.padding_side == PaddingSide::Packed
+    }
+
+    /// A zeroed cache tensor `[rows, kv_heads, capacity, head_dim]`. Zero, because a packed
+    /// pass multiplies the columns after a row's length by exact zero weights, and only a
+    /// finite value times zero is zero.
+    pub fn cache_tensor(&self, rows: usize, capacity: usize) -> Result<DynValue> {
+        let m = &self.manifest;
+        let mut t = Tensor::<f32>::new(&Allocator::default(), [rows, m.num_kv_heads, capacity, m.head_dim])?;
+        t.extract_tensor_mut().1.fill(0.0);
+        Ok(t.into_dyn())
+    }
+
+    /// One packed pass (docs/model-directory.md, "Packed passes"): `feeds[r]` after the
+    /// `lens[r]` columns row `r` has in `cache` (per layer key then value, `[rows,
+    /// kv_heads, width, head_dim]`, width at least 1), `None` for a row that sits out.
+    /// The cache is only read. A row's floats do not depend on the other rows, on the
+    /// width or on what lies past its length (as long as it is finite).
+    pub fn pass(&self, prefix: &Kv, cache: &[DynValue], lens: &[usize], feeds: &[Option<&[u32]>]) -> Result<PassOutput> {
         let io = &self.manifest.io;
-        let b = step.ids.len();
-        if b == 0 || step.mask.len() % b != 0 {
-            return Err(Error::Runtime("in-place step with no rows".into()));
+        let prefix_width = match prefix.values.first().map(|v| v.shape().to_vec()) {
+            Some(shape) if shape.len() == 4 && shape[2] as usize >= prefix.len.max(1) => shape[2] as usize,
+            _ => return Err(Error::Runtime("packed pass with a prefix cache without columns".into())),
+        };
+        let width = match cache.first().map(|v| v.shape().to_vec()) {
+            Some(shape) if shape.len() == 4 && shape[2] > 0 => shape[2] as usize,
+            _ => return Err(Error::Runtime("packed pass over a cache without columns".into())),
+        };
+        let p = PackedInputs::new(prefix.len, lens, feeds, width);
+        if p.tokens() == 0 {
+            return Err(Error::Runtime("packed pass with no tokens".into()));
         }
-        let position_ids = io
-            .position_ids
-            .as_ref()
-            .ok_or_else(|| Error::Runtime("batched steps need a graph with position_ids".into()))?;
+        let (batch, tokens) = (lens.len(), p.tokens());
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(cache.len() + 10);
+        let mut index = |name: &'static str, shape: Vec<usize>, values: Vec<i64>| -> Result<()> {
+            inputs.push((name.into(), Tensor::from_array((shape, values))?.into()));
+            Ok(())
+        };
+        index("prefix_mask", vec![prefix_width], (0..prefix_width).map(|c| i64::from(c < prefix.len)).collect())?;
+        index("token_index", vec![batch], p.token_index)?;
+        index("token_mask", vec![batch], p.token_mask)?;
+        index("chunk_rows", vec![p.chunk_rows.len()], p.chunk_rows.clone())?;
+        index("chunk_index", vec![p.chunk_index.len()], p.chunk_index)?;
+        index("chunk_mask", vec![p.chunk_rows.len(), p.chunk_length], p.chunk_mask)?;
+        index("output_index", vec![tokens], p.output_index)?;
+        let fed = p.logits_index.len();
+        index("logits_index", vec![fed], p.logits_index)?;
+        inputs.push((io.input_ids.as_str().into(), Tensor::from_array(([1, tokens], p.input_ids))?.into()));
+        inputs.push((io.attention_mask.as_str().into(), Tensor::from_array(([batch, width], p.past_mask))?.into()));
+        let position_ids = io.position_ids.as_deref().unwrap_or("position_ids");
+        inputs.push((position_ids.into(), Tensor::from_array(([1, tokens], p.position_ids))?.into()));
+        for (name, v) in self.names.prefix.iter().zip(&prefix.values) {
+            inputs.push((name.as_str().into(), v.into()));
+        }
+        for (name, v) in self.names.past.iter().zip(cache) {
+            inputs.push((name.as_str().into(), v.into()));
+        }
         let mut session = self
             .session
             .lock()
             .map_err(|_| Error::Runtime("model session lock poisoned by an earlier panic".into()))?;
-        let mut binding = session.create_binding()?;
-        binding.bind_input(io.input_ids.as_str(), &Tensor::from_array(([b, 1], step.ids))?)?;
-        binding.bind_input(io.attention_mask.as_str(), &Tensor::from_array(([b, step.mask.len() / b], step.mask))?)?;
-        binding.bind_input(position_ids.as_str(), &Tensor::from_array(([b, 1], step.positions))?)?;
-        if let Some(name) = &io.num_logits_to_keep {
-            binding.bind_input(name.as_str(), &Tensor::from_array((Vec::<i64>::new(), vec![1i64]))?)?;
+        let mut out = session.run(inputs)?;
+        let logits = {
+            let value = out
+                .get(&io.logits)
+                .ok_or_else(|| Error::Runtime(format!("graph output {:?} missing", io.logits)))?;
+            let (_, data) = value.try_extract_tensor::<f32>()?;
+            if data.is_empty() || data.len() % fed != 0 {
+                return Err(Error::Runtime(format!("logits of {} values for {fed} rows", data.len())));
+            }
+            data.to_vec()
+        };
+        let mut new = Vec::with_capacity(self.names.present.len());
+        for name in &self.names.present {
+            new.push(out.remove(name).ok_or_else(|| Error::Runtime(format!("graph output {name:?} missing")))?);
         }
-        for (name, value) in self.names.past.iter().zip(step.cache.iter()) {
-            binding.bind_input(name.as_str(), value)?;
-        }
-        for (name, value) in self.names.present.iter().zip(step.cache.iter_mut()) {
-            binding.bind_output(name.as_str(), value)?;
-        }
-        binding.bind_output_to_device(io.logits.as_str(), &MemoryInfo::default())?;
-        let out = session.run_binding(&binding)?;
-        let value = out
-            .get(&io.logits)
-            .ok_or_else(|| Error::Runtime(format!("graph output {:?} missing", io.logits)))?;
-        let (_, data) = value.try_extract_tensor::<f32>()?;
-        if data.is_empty() || data.len() % b != 0 {
-            return Err(Error::Runtime(format!("logits of {} values for {b} rows", data.len())));
-        }
-        Ok(data.to_vec())
+        Ok(PassOutput { logits, new, spans: p.spans })
     }
 }
 

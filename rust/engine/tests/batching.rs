@@ -1,7 +1,7 @@
 //! Continuous batching gives exactly the single-stream results: the support-ticket
 //! task over real tickets, greedy, fp32 and int8, rows submitted from many threads
-//! so that they join and leave a running batch (prefills and jump-forward chunks in
-//! passes of their own between batched decode steps). Needs the SmolLM2 models
+//! so that they join and leave a running batch: prompts, jump-forward chunks and single
+//! tokens of different rows share passes. Needs the SmolLM2 models
 //! (`tools/prepare-model`) and ONNX Runtime; fails, never skips, without them.
 
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ fn batched_equals_single_stream(precision: &str) {
         let handles: Vec<_> = inputs.iter().map(|i| s.spawn(|| task.run_with_stats(i))).collect();
         handles.into_iter().map(|h| h.join().expect("row thread")).collect()
     });
-    let (mut rows, mut steps) = (0usize, 0usize);
+    let (mut rows, mut steps, mut prefill_rows, mut chunk_rows, mut chunk_passes) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let mut differ = Vec::new();
     for (i, (want, got)) in single.iter().zip(&batched).enumerate() {
         let (value, stats) = got.as_ref().unwrap_or_else(|e| panic!("{precision} row {i}: {e}"));
@@ -66,12 +66,18 @@ fn batched_equals_single_stream(precision: &str) {
         }
         rows += stats.batch_rows;
         steps += stats.decode_steps;
+        prefill_rows += stats.prefill_rows;
+        chunk_rows += stats.chunk_rows;
+        chunk_passes += stats.chunk_passes;
     }
     assert!(differ.is_empty(), "{precision}: {} of {} rows differ from single stream:\n{}", differ.len(), inputs.len(), differ.join("\n"));
     let mean = rows as f64 / steps.max(1) as f64;
     // Guards against a scheduler that silently ran rows one by one.
     assert!(mean > 2.0, "{precision}: mean batch size {mean:.2}, rows were not batched");
-    eprintln!("{precision}: 24 rows identical, mean batch size {mean:.2}");
+    // ... and that prompts and jump-forward chunks ran in passes with other rows.
+    let (prefill_mean, chunk_mean) = (prefill_rows as f64 / inputs.len() as f64, chunk_rows as f64 / chunk_passes.max(1) as f64);
+    assert!(prefill_mean > 2.0 && chunk_mean > 2.0, "{precision}: rows per prompt pass {prefill_mean:.2}, per chunk pass {chunk_mean:.2}");
+    eprintln!("{precision}: 24 rows identical, mean batch size {mean:.2}; rows per prompt pass {prefill_mean:.2}, per chunk pass {chunk_mean:.2}");
 }
 
 #[test]

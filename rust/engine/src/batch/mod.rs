@@ -1,13 +1,13 @@
 //! Continuous batching: rows of one task, submitted from any thread, decode together
-//! in one forward pass per step. Rows join and leave between steps; each row keeps
-//! its own positions, mask and cache line, and starts from the task's shared prefix
-//! cache (copied in, never recomputed). Only for models that keep rows apart
-//! (`Manifest::can_batch`); rows of other models run alone.
+//! in one packed pass per step, whatever each row feeds (its prompt, jump-forward text,
+//! one token). Rows join and leave between steps; each row keeps its own positions and
+//! cache line, and starts from the task's shared prefix cache (copied in, never
+//! recomputed). Only for models that keep rows apart (`Manifest::can_batch`); rows of
+//! other models run alone.
 //!
 //! One worker thread per task owns the batch. Callers block on a bounded queue
 //! (backpressure) and then on their row's reply.
 
-mod slots;
 mod worker;
 
 use std::sync::mpsc::{self, Receiver, SyncSender};

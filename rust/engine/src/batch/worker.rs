@@ -1,16 +1,16 @@
-//! The batching thread: admit rows (each one's prompt pass alone), run every row's
-//! constraint, run the passes that carry jump-forward text alone, then one batched
-//! one-token pass for the rest, hand each row its logits; repeat while rows are in flight.
+//! The batching thread: admit rows (each starts from the task's prefix cache), run every
+//! row's constraint up to its next pass, then one packed pass with every row's tokens (a
+//! joining row's prompt, jump-forward text, a chosen token), hand each row its logits;
+//! repeat while rows are in flight.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
-use super::slots::{Slots, Source};
 use super::{Queued, Shared};
+use crate::cache::{Slots, Source};
 use crate::error::{Error, Result};
-use crate::generate::RowDecoder;
-use crate::model::Kv;
+use crate::generate::{PassShare, RowDecoder};
 
 /// One row in flight.
 struct Live<'a> {
@@ -47,35 +47,36 @@ fn serve(shared: &Shared, rx: &Receiver<Queued>) {
     };
     loop {
         let Some(new) = admit(shared, rx, rows.iter().flatten().count()) else { return };
-        let mut joining = Vec::new();
-        for request in new {
-            let decoder = RowDecoder::new(
-                &shared.compiled,
-                shared.prefix.len,
-                request.row.ids.clone(),
-                request.row.sampling,
-                &request.row.rng_input,
-                request.row.limits,
-            );
-            joining.push(Live { decoder, request });
-        }
-        prepare_joining(shared, &mut joining);
-        let joining = prefill(shared, joining);
+        let joining: Vec<Live> = new
+            .into_iter()
+            .map(|request| {
+                let decoder = RowDecoder::new(
+                    &shared.compiled,
+                    shared.prefix.len,
+                    request.row.ids.clone(),
+                    request.row.sampling,
+                    &request.row.rng_input,
+                    request.row.limits,
+                );
+                Live { decoder, request }
+            })
+            .collect();
         if let Err(e) = place(shared, &mut slots, &mut rows, joining) {
             fail_rows(&mut rows, &e);
+            rows.clear();
             slots = match fresh_slots(shared) {
                 Ok(s) => s,
                 Err(e) => return fail_all(rx, e),
             };
             continue;
         }
-        // After placing, so that a row that joined this round also brings its
-        // jump-forward text to its next pass, as a single stream would.
+        // Every row, the joining ones included, runs its constraint up to its next pass
+        // exactly as a single stream does before each of its passes.
         prepare_rows(shared, &mut rows);
         if rows.iter().all(Option::is_none) {
             continue;
         }
-        if let Err(e) = step(shared, &mut slots, &mut rows) {
+        if let Err(e) = pass(shared, &mut slots, &mut rows) {
             fail_rows(&mut rows, &e);
             rows.clear();
             slots = match fresh_slots(shared) {
@@ -132,54 +133,15 @@ fn prepare_row<'a>(shared: &'a Shared, slot: &mut Option<Live<'a>>) {
     }
 }
 
-/// The same for rows about to join: the constraint's opening text goes into their
-/// prompt pass.
-fn prepare_joining<'a>(shared: &'a Shared, joining: &mut Vec<Live<'a>>) {
-    let mut still = Vec::with_capacity(joining.len());
-    for mut live in joining.drain(..) {
-        match live.decoder.prepare(&shared.model.tokens) {
-            Ok(None) => still.push(live),
-            Ok(Some(done)) => live.reply(Ok(done)),
-            Err(e) => live.reply(Err(e)),
-        }
-    }
-    *joining = still;
-}
-
-/// Runs each new row's prompt alone over the shared prefix cache, as a single stream
-/// does: one pass of many tokens is cheaper than feeding them through many batched
-/// steps, and the row's first token comes from the same computation as alone.
-fn prefill<'a>(shared: &'a Shared, joining: Vec<Live<'a>>) -> Vec<(Live<'a>, Kv)> {
-    let model = &shared.model;
-    let mut ready = Vec::with_capacity(joining.len());
-    for mut live in joining {
-        let fed = live.decoder.pending().len();
-        let started = Instant::now();
-        let step = match model.forward(live.decoder.pending(), &shared.prefix) {
-            Ok(s) => s,
-            Err(e) => {
-                live.reply(Err(e));
-                continue;
-            }
-        };
-        match live.decoder.accept(&model.tokens, &step.logits, fed, started.elapsed(), 1) {
-            Ok(None) => ready.push((live, step.kv)),
-            Ok(Some(done)) => live.reply(Ok(done)),
-            Err(e) => live.reply(Err(e)),
-        }
-    }
-    ready
-}
-
-/// Gives joining rows a batch row: a free one (cache copied in) while the layout has
-/// room, else a new layout with the live rows packed and the new ones added. Also
-/// compacts when half the rows are idle or the layout is much wider than its rows.
-fn place<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(Live<'a>, Kv)>) -> Result<()> {
+/// Gives joining rows an empty batch row (their passes read the task's prefix cache as
+/// every row's): a free one while there is one, else a new layout with the live rows
+/// packed and the new ones added. Also compacts when half the rows are idle or the
+/// layout is much wider than its rows.
+fn place<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<Live<'a>>) -> Result<()> {
     let live = rows.iter().flatten().count();
     let free = rows.len() - live;
     let idle_after = free.saturating_sub(joining.len());
     let compact = joining.len() > free
-        || joining.iter().any(|(_, kv)| kv.len >= slots.capacity())
         || idle_after * 2 > rows.len()
         // Memory held for columns no row uses.
         || slots.slack() > 128;
@@ -191,17 +153,15 @@ fn place<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>
         if slot.is_some() {
             continue;
         }
-        let Some((l, kv)) = joining.next() else { break };
-        if !slots.write(r, &kv, 0)? {
-            return Err(Error::Runtime("batch row shorter than the joining row".into()));
-        }
+        let Some(l) = joining.next() else { break };
+        slots.clear(r);
         *slot = Some(l);
     }
     Ok(())
 }
 
 /// A new layout: the live rows packed, then the joining ones.
-fn place_all<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<(Live<'a>, Kv)>) -> Result<()> {
+fn place_all<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<'a>>>, joining: Vec<Live<'a>>) -> Result<()> {
     let mut plan = Vec::new();
     let mut packed = Vec::new();
     for (r, slot) in rows.drain(..).enumerate() {
@@ -210,91 +170,48 @@ fn place_all<'a>(shared: &Shared, slots: &mut Slots, rows: &mut Vec<Option<Live<
             packed.push(Some(l));
         }
     }
-    plan.extend(joining.iter().map(|(_, kv)| Source::Fresh(kv)));
-    *slots = slots.rebuild(&shared.model, &plan)?;
-    packed.extend(joining.into_iter().map(|(l, _)| Some(l)));
+    plan.extend(joining.iter().map(|_| Source::Empty));
+    *slots = slots.rebuild(&shared.model, &plan, 0)?;
+    packed.extend(joining.into_iter().map(Some));
     *rows = packed;
     Ok(())
 }
 
-/// One step: every row with more than one token to feed (the model's last pick plus
-/// jump-forward text) runs a pass of its own, exactly as a single stream feeds it, and
-/// prepares its next feed; then every row with a single token to feed takes part in one
-/// batched pass (the rows just back from their own pass included, so fewer batch rows
-/// sit the pass out). So each row's tokens go through the same passes, with the same
-/// shapes, as when it runs alone, and the graph keeps rows apart within a pass: batched
-/// results equal single-stream results bit for bit.
-fn step<'a>(shared: &'a Shared, slots: &mut Slots, rows: &mut [Option<Live<'a>>]) -> Result<()> {
-    for r in 0..rows.len() {
-        if rows[r].as_ref().is_some_and(|l| l.decoder.pending().len() > 1) {
-            solo_pass(shared, slots, rows, r)?;
-            prepare_row(shared, &mut rows[r]);
-        }
-    }
-    let feeds: Vec<Option<u32>> = rows
-        .iter()
-        .map(|s| s.as_ref().and_then(|l| (l.decoder.pending().len() == 1).then(|| l.decoder.pending()[0])))
-        .collect();
-    if feeds.iter().any(Option::is_some) {
-        batched_pass(shared, slots, rows, &feeds)?;
-    }
-    Ok(())
-}
-
-fn batched_pass(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>], feeds: &[Option<u32>]) -> Result<()> {
+/// One packed pass with every live row's pending tokens; each row takes its logits.
+/// A row's tokens go through the same passes as when it runs alone, and the graph keeps
+/// rows apart within a pass (`Model::pass`): batched results equal single-stream
+/// results bit for bit.
+fn pass<'a>(shared: &'a Shared, slots: &mut Slots, rows: &mut [Option<Live<'a>>]) -> Result<()> {
     let model = &shared.model;
-    let live = feeds.iter().flatten().count();
     for (r, slot) in rows.iter().enumerate() {
-        if let (Some(l), Some(_)) = (slot, feeds[r]) {
-            if l.decoder.cached() != slots.len(r) {
-                return Err(Error::Runtime(format!("batch row {r}: cache of {} columns, decoder at {}", slots.len(r), l.decoder.cached())));
+        if let Some(l) = slot {
+            if l.decoder.cached() != shared.prefix.len + slots.len(r) {
+                return Err(Error::Runtime(format!(
+                    "batch row {r}: cache of {} + {} columns, decoder at {}",
+                    shared.prefix.len,
+                    slots.len(r),
+                    l.decoder.cached()
+                )));
             }
         }
     }
+    let feeds: Vec<Option<&[u32]>> = rows.iter().map(|s| s.as_ref().map(|l| l.decoder.feed())).collect();
+    let tokens: usize = feeds.iter().flatten().map(|f| f.len()).sum();
     let started = Instant::now();
-    let logits = slots.step(model, feeds, model.manifest.eos_token_id)?;
-    let took = started.elapsed();
-    let vocab = logits.len() / rows.len().max(1);
-    for (r, slot) in rows.iter_mut().enumerate() {
-        if feeds[r].is_none() {
-            continue;
-        }
+    let logits = slots.pass(model, &shared.prefix, &feeds)?;
+    let share = PassShare { wall: started.elapsed(), rows: feeds.iter().flatten().count(), tokens };
+    let vocab = logits.len() / share.rows.max(1);
+    let mut fed = 0;
+    for slot in rows.iter_mut() {
         let Some(l) = slot.as_mut() else { continue };
-        match l.decoder.accept(&model.tokens, &logits[r * vocab..(r + 1) * vocab], 1, took, live) {
+        let n = l.decoder.feed().len();
+        let row_logits = &logits[fed * vocab..(fed + 1) * vocab];
+        fed += 1;
+        match l.decoder.accept(&model.tokens, row_logits, n, share) {
             Ok(None) => {}
             Ok(Some(done)) => finish(slot, Ok(done)),
             Err(e) => finish(slot, Err(e)),
         }
-    }
-    Ok(())
-}
-
-/// Row `r`'s pending tokens in a pass of its own over its cache; the new columns go
-/// back into the layout (widened when the row outgrows it). An error of the pass
-/// ends that row only.
-fn solo_pass(shared: &Shared, slots: &mut Slots, rows: &mut [Option<Live<'_>>], r: usize) -> Result<()> {
-    let model = &shared.model;
-    let Some(l) = rows[r].as_mut() else { return Ok(()) };
-    let fed = l.decoder.pending().len();
-    let started = Instant::now();
-    let past = slots.extract(model, r)?;
-    let outcome = match model.forward(l.decoder.pending(), &past) {
-        Ok(step) => {
-            let took = started.elapsed();
-            if !slots.write(r, &step.kv, past.len)? {
-                let plan: Vec<Source> =
-                    (0..rows.len()).map(|i| if i == r { Source::Fresh(&step.kv) } else { Source::Row(i) }).collect();
-                *slots = slots.rebuild(model, &plan)?;
-            }
-            let Some(l) = rows[r].as_mut() else { return Ok(()) };
-            l.decoder.accept(&model.tokens, &step.logits, fed, took, 1)
-        }
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(None) => {}
-        Ok(Some(done)) => finish(&mut rows[r], Ok(done)),
-        Err(e) => finish(&mut rows[r], Err(e)),
     }
     Ok(())
 }
