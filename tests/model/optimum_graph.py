@@ -9,13 +9,13 @@ from flinkllm_tools.graph import MS_DOMAIN, OPSET, DecoderGraph
 
 
 class ConcatenatingGraph(DecoderGraph):
-    def attention(self, layer, x, cos, sin):
+    def attention(self, layer, x, rope):
         b, c, w = self.b, self.c, self.w
         g, d, kv, heads = c.num_heads // c.num_kv_heads, c.head_dim, c.num_kv_heads, c.num_heads
         p = f"layers.{layer}."
         q, k, v = self.projections(x, [w(p + "q"), w(p + "k"), w(p + "v")])
-        q = self.apply_rotary(q, heads, cos, sin)
-        k = self.apply_rotary(k, kv, cos, sin)
+        q = self.apply_rotary(q, heads, rope)
+        k = self.apply_rotary(k, kv, rope)
         split = lambda t, n: b.op("Transpose", [b.op("Reshape", [t, self._i64([0, 0, n, d])])], perm=[0, 2, 1, 3])
         present_key = b.op("Concat", [f"past_key_values.{layer}.key", split(k, kv)], axis=2, outputs=[f"present.{layer}.key"])
         present_value = b.op("Concat", [f"past_key_values.{layer}.value", split(v, kv)], axis=2,
@@ -42,11 +42,11 @@ class ConcatenatingGraph(DecoderGraph):
         causal = b.op("LessOrEqual", [b.op("Unsqueeze", [column, self._i64([0])]), row])
         attend = b.op("Unsqueeze", [b.op("Cast", ["attention_mask"], to=TensorProto.BOOL), self._i64([1, 2])])
         self.visible = b.op("And", [causal, attend])
-        cos, sin = self.rotary("position_ids")
+        rope = self.rotary("position_ids")
         h = b.op("Gather", [self._embed_table, "input_ids"])
         for layer in range(c.num_layers):
             p = f"layers.{layer}."
-            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), cos, sin)])
+            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), rope)])
             h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
         logits = self.linear(self.rms_norm(h, w("final_norm")), w("lm_head"))
         b.op("Identity", [logits], outputs=["logits"])

@@ -182,24 +182,20 @@ class DecoderGraph(ProjectionGraph):
 
     # ---- graph parts --------------------------------------------------------------
     def rotary(self, position_ids):
-        """cos and sin, each [1, tokens, 1, head_dim], for rotate-half rope on [1, tokens, heads, head_dim]."""
-        b, c = self.b, self.c
+        """What `apply_rotary` needs: the positions and cos/sin tables [context, head_dim / 2]
+        (computed in float64, stored as float32)."""
+        c = self.c
         inv_freq = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
-        pos = b.op("Unsqueeze", [b.op("Cast", [position_ids], to=TensorProto.FLOAT), self._i64([-1])])
-        freqs = b.op("Mul", [pos, b.const(inv_freq.astype(np.float32), "inv_freq")])
-        angles = b.op("Unsqueeze", [b.op("Concat", [freqs, freqs], axis=-1), self._i64([2])])
-        return b.op("Cos", [angles]), b.op("Sin", [angles])
+        angles = np.arange(c.context_length, dtype=np.float64)[:, None] * inv_freq[None, :]
+        return (position_ids, self.b.const(np.cos(angles).astype(np.float32), "cos_cache"),
+                self.b.const(np.sin(angles).astype(np.float32), "sin_cache"))
 
-    def apply_rotary(self, x, count, cos, sin):
-        """Rope on a projection [1, tokens, count*head_dim], returned in the same layout."""
-        b, d = self.b, self.c.head_dim
-        half = d // 2
-        x = b.op("Reshape", [x, self._i64([0, 0, count, d])])
-        first = b.op("Slice", [x, self._i64([0]), self._i64([half]), self._i64([-1])])
-        second = b.op("Slice", [x, self._i64([half]), self._i64([d]), self._i64([-1])])
-        rotated = b.op("Concat", [b.op("Neg", [second]), first], axis=-1)
-        x = b.op("Add", [b.op("Mul", [x, cos]), b.op("Mul", [rotated, sin])])
-        return b.op("Reshape", [x, self._i64([0, 0, count * d])])
+    def apply_rotary(self, x, count, rope):
+        """Rotate-half rope on a projection [batch, tokens, count*head_dim], in one
+        RotaryEmbedding node (each token on its own: the same floats in any pass)."""
+        position_ids, cos_cache, sin_cache = rope
+        return self.b.op("RotaryEmbedding", [x, position_ids, cos_cache, sin_cache], domain=MS_DOMAIN,
+                         interleaved=0, num_heads=count)
 
     def layout(self):
         """What every layer's attention shares, computed once per pass: which columns and
@@ -231,6 +227,9 @@ class DecoderGraph(ProjectionGraph):
             "chunk_past_ok": b.op("Gather", [as_bool("past_mask", [1, 2]), "chunk_rows"], axis=0),
             "chunk_ok": b.op("And", [causal, as_bool("chunk_mask", [1, 2])]),  # [chunks, 1, g*len, len]
             "has_chunks": b.op("Cast", [b.op("ReduceMax", ["chunk_mask"], keepdims=0)], to=TensorProto.BOOL),
+            "has_tokens": b.op("Cast", [b.op("ReduceMax", ["token_mask"], keepdims=0)], to=TensorProto.BOOL),
+            "no_tokens": b.op("ConstantOfShape", [shape(batch, heads * d)], value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])),
+            "no_chunks": b.const(np.zeros((0, heads * d), np.float32), "no_chunks"),
             "ones": {"prefix": ones(b.op("Shape", ["prefix_mask"])), "past": ones(b.op("Shape", ["past_mask"], start=1, end=2)),
                      "token": ones(self._i64([1])), "chunk": ones(length)},
             "token": dict(group(batch, self._i64([g])),
@@ -243,16 +242,15 @@ class DecoderGraph(ProjectionGraph):
 
     def branch(self, condition, build, otherwise):
         """An If node: the nodes `build()` adds run only when `condition` holds, else the
-        result is the constant `otherwise`. Returns the result's name."""
+        result is `otherwise` (a tensor of the outer graph). Returns the result's name."""
         b = self.b
         outer, b.nodes = b.nodes, []
         result = build()
         then_nodes, b.nodes = b.nodes, outer
         out = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
         then_branch = helper.make_graph(then_nodes, b.name("then"), [], [out(result)])
-        empty = b.name("empty")
-        else_branch = helper.make_graph([helper.make_node("Constant", [], [empty], value=numpy_helper.from_array(otherwise))],
-                                        b.name("else"), [], [out(empty)])
+        passed = b.name("otherwise")
+        else_branch = helper.make_graph([helper.make_node("Identity", [otherwise], [passed])], b.name("else"), [], [out(passed)])
         return b.op("If", [condition], then_branch=then_branch, else_branch=else_branch)
 
     def _reshape(self, x, shape):
@@ -280,7 +278,8 @@ class DecoderGraph(ProjectionGraph):
         # [count, kv, slots, w] <-> [1, kv, count*slots, w]
         stacked = lambda x, w: self._reshape(b.op("Transpose", [x], perm=[1, 0, 2, 3]), shapes["stacked"][w])
         unstacked = lambda x, w: b.op("Transpose", [self._reshape(x, shapes["unstacked"][w])], perm=[1, 0, 2, 3])
-        weight_sum = lambda weights, ones: b.op("Slice", [b.op("MatMul", [weights, ones]), self._i64([0]), self._i64([1]), self._i64([-1])])
+        # Sums as [.., 16] (every column the same), cut to one column once at the end.
+        weight_sum = lambda weights, ones: b.op("MatMul", [weights, ones])
 
         prefix_key, prefix_value, prefix_ok, prefix_ones = prefix
         prefix_scores = b.op("Where", [prefix_ok, b.op("FusedMatMul", [stacked(query, d), prefix_key], domain=MS_DOMAIN, transB=1), neg])
@@ -288,15 +287,15 @@ class DecoderGraph(ProjectionGraph):
         top = b.op("Max", [unstacked(b.op("ReduceMax", [prefix_scores, self._i64([-1])], keepdims=1), 1)]
                    + [b.op("ReduceMax", [s, self._i64([-1])], keepdims=1) for s in scores])
         prefix_weights = b.op("Exp", [b.op("Sub", [prefix_scores, stacked(top, 1)])])
-        total = unstacked(weight_sum(prefix_weights, prefix_ones), 1)
+        total = unstacked(weight_sum(prefix_weights, prefix_ones), 16)
         mixed = unstacked(b.op("MatMul", [prefix_weights, prefix_value]), d)
         for s, (_, values, _, ones) in zip(scores, parts):
             weights = b.op("Exp", [b.op("Sub", [s, top])])
             total = b.op("Add", [total, weight_sum(weights, ones)])
             mixed = b.op("Add", [mixed, b.op("MatMul", [weights, values])])
-        return b.op("Div", [mixed, total])
+        return b.op("Div", [mixed, b.op("Slice", [total, self._i64([0]), self._i64([1]), self._i64([-1])])])
 
-    def attention(self, layer, x, cos, sin):
+    def attention(self, layer, x, rope):
         """Attention of a packed pass: the new tokens of every row, one after another in
         `x` [1, tokens, hidden], each reading the task's shared prefix cache, its row's own
         cached columns and its row's new tokens up to itself. A row feeding one token
@@ -311,8 +310,8 @@ class DecoderGraph(ProjectionGraph):
         d, kv, heads = c.head_dim, c.num_kv_heads, c.num_heads
         biases = [w(p + n) for n in ("q_bias", "k_bias", "v_bias")] if c.attention_bias else None
         q, k, v = self.projections(x, [w(p + "q"), w(p + "k"), w(p + "v")], biases)
-        q = b.op("Mul", [self.apply_rotary(q, heads, cos, sin), self._f32(1.0 / np.sqrt(d))])
-        k = self.apply_rotary(k, kv, cos, sin)
+        q = b.op("Mul", [self.apply_rotary(q, heads, rope), self._f32(1.0 / np.sqrt(d))])
+        k = self.apply_rotary(k, kv, rope)
         k_flat = b.op("Reshape", [k, self._i64([-1, kv * d])])
         v_flat = b.op("Reshape", [v, self._i64([-1, kv * d])])
         b.op("Reshape", [k_flat, self._i64([-1, kv, d])], outputs=[f"new.{layer}.key"])
@@ -322,13 +321,16 @@ class DecoderGraph(ProjectionGraph):
         ones = rows["ones"]
         prefix = (f"prefix_key_values.{layer}.key", f"prefix_key_values.{layer}.value", rows["prefix_ok"], ones["prefix"])
 
-        # Token group: [batch, kv, g, d] queries, each row's one new key/value.
-        t = rows["token"]
-        pick = lambda flat, shape: self._reshape(b.op("Gather", [flat, "token_index"], axis=0), shape)
-        token_context = self._attend(pick(q_flat, t["query"]), t, prefix,
-                                     [(past_key, past_value, rows["past_ok"], ones["past"]),
-                                      (pick(k_flat, t["key"]), pick(v_flat, t["key"]), rows["token_ok"], ones["token"])])
-        token_context = self._reshape(token_context, t["context"])
+        # Token group: [batch, kv, g, d] queries, each row's one new key/value; skipped
+        # (zeros, never read) in passes where no row feeds a single token.
+        def token_group():
+            t = rows["token"]
+            pick = lambda flat, shape: self._reshape(b.op("Gather", [flat, "token_index"], axis=0), shape)
+            context = self._attend(pick(q_flat, t["query"]), t, prefix,
+                                   [(past_key, past_value, rows["past_ok"], ones["past"]),
+                                    (pick(k_flat, t["key"]), pick(v_flat, t["key"]), rows["token_ok"], ones["token"])])
+            return self._reshape(context, t["context"])
+        token_context = self.branch(rows["has_tokens"], token_group, rows["no_tokens"])
 
         # Chunk group: [chunks, kv, g*len, d] queries over the gathered cache rows; skipped
         # (an empty result) in passes where every row feeds one token.
@@ -347,7 +349,7 @@ class DecoderGraph(ProjectionGraph):
                                     (keys, values, rows["chunk_ok"], ones["chunk"])])
             context = b.op("Transpose", [self._reshape(context, ch["heads"])], perm=[0, 3, 1, 2, 4])
             return self._reshape(context, ch["context"])
-        chunk_context = self.branch(rows["has_chunks"], chunk_group, np.zeros((0, heads * d), np.float32))
+        chunk_context = self.branch(rows["has_chunks"], chunk_group, rows["no_chunks"])
 
         context = b.op("Gather", [b.op("Concat", [token_context, chunk_context], axis=0), "output_index"], axis=0)
         return self.linear(b.op("Unsqueeze", [context, self._i64([0])]), w(p + "o"))
@@ -363,12 +365,12 @@ class DecoderGraph(ProjectionGraph):
         b, c, w = self.b, self.c, self.w
         self._embed_table = b.const(w("embed").astype(np.float32), "embed_tokens")
         self.layout()
-        cos, sin = self.rotary("position_ids")
+        rope = self.rotary("position_ids")
 
         h = b.op("Gather", [self._embed_table, "input_ids"])
         for layer in range(c.num_layers):
             p = f"layers.{layer}."
-            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), cos, sin)])
+            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), rope)])
             h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
 
         # Logits only where the caller samples (each row's last token): a prompt's other
