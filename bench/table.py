@@ -71,7 +71,7 @@ def main():
               f"| {r['peak_rss_mb']:.0f} | {valid}/{r['rows']} | {r['rows_per_s'] / single:.2f} | {ratio_llama} |")
     print("\nsteady rows/s: rows finished while every slot was busy (from the first row finishing to the last row "
           "starting); rows/s includes the ramp-up and the drain of a finite run.")
-    print("\nWhere an engine row's time goes (ms per row; one-token passes count as the row's share of each batched pass):\n")
+    print("\nWhere an engine row's time goes (ms per row; each pass counts as the row's share of it, by tokens fed):\n")
     print("| run | prefill | chunk passes | chunk ms | one-token passes | one-token ms | constraint ms | wall ms per row |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results:

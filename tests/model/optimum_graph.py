@@ -43,11 +43,7 @@ class ConcatenatingGraph(DecoderGraph):
         attend = b.op("Unsqueeze", [b.op("Cast", ["attention_mask"], to=TensorProto.BOOL), self._i64([1, 2])])
         self.visible = b.op("And", [causal, attend])
         rope = self.rotary("position_ids")
-        h = b.op("Gather", [self._embed_table, "input_ids"])
-        for layer in range(c.num_layers):
-            p = f"layers.{layer}."
-            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), rope)])
-            h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
+        h = self.blocks(b.op("Gather", [self._embed_table, "input_ids"]), rope)
         logits = self.linear(self.rms_norm(h, w("final_norm")), w("lm_head"))
         b.op("Identity", [logits], outputs=["logits"])
         ids = lambda name, dims: helper.make_tensor_value_info(name, TensorProto.INT64, dims)

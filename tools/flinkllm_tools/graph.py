@@ -361,17 +361,22 @@ class DecoderGraph(ProjectionGraph):
         return self.linear(activated, w(p + "down"))
 
     # ---- whole model --------------------------------------------------------------
+    def blocks(self, h, rope):
+        """The transformer layers over embeddings `h`."""
+        b, w = self.b, self.w
+        for layer in range(self.c.num_layers):
+            p = f"layers.{layer}."
+            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), rope)])
+            h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
+        return h
+
     def build(self):
         b, c, w = self.b, self.c, self.w
         self._embed_table = b.const(w("embed").astype(np.float32), "embed_tokens")
         self.layout()
         rope = self.rotary("position_ids")
 
-        h = b.op("Gather", [self._embed_table, "input_ids"])
-        for layer in range(c.num_layers):
-            p = f"layers.{layer}."
-            h = b.op("Add", [h, self.attention(layer, self.rms_norm(h, w(p + "attn_norm")), rope)])
-            h = b.op("Add", [h, self.mlp(layer, self.rms_norm(h, w(p + "ffn_norm")))])
+        h = self.blocks(b.op("Gather", [self._embed_table, "input_ids"]), rope)
 
         # Logits only where the caller samples (each row's last token): a prompt's other
         # positions would cost a [tokens, vocab] projection thrown away.

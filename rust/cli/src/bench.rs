@@ -119,8 +119,8 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         "constraint_share": round(total.constraint_time.as_secs_f64() / step_time, 4),
         "constraint_us_per_step": round(total.constraint_time.as_secs_f64() * 1e6 / total.decode_steps.max(1) as f64, 1),
         "forward_ms_per_step": round(total.forward_time.as_secs_f64() * 1e3 / total.decode_steps.max(1) as f64, 2),
-        // Where a row's time goes; at concurrency > 1 one-token passes count as the
-        // row's share, so these add up to machine time per row (compare 1000 / rows_per_s).
+        // Where a row's time goes; each pass counts as the row's share of it (by tokens
+        // fed), so these add up to machine time per row (compare 1000 / rows_per_s).
         "time_per_row_ms": {
             "prefill": ms_per_row(total.prefill_time),
             "chunk_passes": round(per_row(total.chunk_passes), 1),
