@@ -191,29 +191,12 @@ impl Model {
         for (name, v) in self.names.past.iter().zip(&past.values) {
             inputs.push((name.as_str().into(), v.into()));
         }
-        let mut session = self
-            .session
-            .lock()
-            .map_err(|_| Error::Runtime("model session lock poisoned by an earlier panic".into()))?;
-        let mut out = session.run(inputs)?;
-        let logits = {
-            let value = out
-                .get(&io.logits)
-                .ok_or_else(|| Error::Runtime(format!("graph output {:?} missing", io.logits)))?;
-            let (shape, data) = value.try_extract_tensor::<f32>()?;
-            let vocab = shape.last().copied().unwrap_or(0) as usize;
-            if vocab == 0 || data.len() % vocab != 0 {
-                return Err(Error::Runtime(format!("unexpected logits shape {shape:?}")));
-            }
-            data[data.len() - vocab..].to_vec()
-        };
-        let mut present = Vec::with_capacity(self.names.present.len());
-        for name in &self.names.present {
-            present.push(
-                out.remove(name)
-                    .ok_or_else(|| Error::Runtime(format!("graph output {name:?} missing")))?,
-            );
+        let (shape, mut logits, present) = self.run(inputs)?;
+        let vocab = shape.last().copied().unwrap_or(0) as usize;
+        if vocab == 0 || logits.len() % vocab != 0 {
+            return Err(Error::Runtime(format!("unexpected logits shape {shape:?}")));
         }
+        let logits = logits.split_off(logits.len() - vocab);
         Ok(Step { logits, kv: Kv { values: present, len: total } })
     }
 
@@ -300,26 +283,32 @@ impl Model {
         for (name, v) in self.names.past.iter().zip(cache) {
             inputs.push((name.as_str().into(), v.into()));
         }
+        let (_, logits, new) = self.run(inputs)?;
+        if logits.is_empty() || logits.len() % fed != 0 {
+            return Err(Error::Runtime(format!("logits of {} values for {fed} rows", logits.len())));
+        }
+        Ok(PassOutput { logits, new, spans: p.spans })
+    }
+
+    /// One run of the session: the logits output's shape and values, and the outputs the
+    /// manifest names `present` (per layer key then value).
+    fn run(&self, inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)>) -> Result<(Vec<i64>, Vec<f32>, Vec<DynValue>)> {
+        let name = &self.manifest.io.logits;
         let mut session = self
             .session
             .lock()
             .map_err(|_| Error::Runtime("model session lock poisoned by an earlier panic".into()))?;
         let mut out = session.run(inputs)?;
-        let logits = {
-            let value = out
-                .get(&io.logits)
-                .ok_or_else(|| Error::Runtime(format!("graph output {:?} missing", io.logits)))?;
-            let (_, data) = value.try_extract_tensor::<f32>()?;
-            if data.is_empty() || data.len() % fed != 0 {
-                return Err(Error::Runtime(format!("logits of {} values for {fed} rows", data.len())));
-            }
-            data.to_vec()
+        let (shape, logits) = {
+            let value = out.get(name).ok_or_else(|| Error::Runtime(format!("graph output {name:?} missing")))?;
+            let (shape, data) = value.try_extract_tensor::<f32>()?;
+            (shape.to_vec(), data.to_vec())
         };
-        let mut new = Vec::with_capacity(self.names.present.len());
+        let mut present = Vec::with_capacity(self.names.present.len());
         for name in &self.names.present {
-            new.push(out.remove(name).ok_or_else(|| Error::Runtime(format!("graph output {name:?} missing")))?);
+            present.push(out.remove(name).ok_or_else(|| Error::Runtime(format!("graph output {name:?} missing")))?);
         }
-        Ok(PassOutput { logits, new, spans: p.spans })
+        Ok((shape, logits, present))
     }
 }
 
