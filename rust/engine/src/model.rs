@@ -112,7 +112,9 @@ impl Model {
             present.push(layer(&io.present_value, i));
         }
         let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
-        for name in past.iter().chain([&io.input_ids, &io.attention_mask]) {
+        // A packed graph's prefix inputs have fixed names (docs/model-directory.md).
+        let packed = if manifest.padding_side == PaddingSide::Packed { prefix.as_slice() } else { &[] };
+        for name in past.iter().chain(packed).chain([&io.input_ids, &io.attention_mask]) {
             if !inputs.contains(&name.as_str()) {
                 return Err(Error::ModelLoad(format!(
                     "{}: graph has no input {name:?} named by flinkllm.json",
