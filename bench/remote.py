@@ -2,16 +2,17 @@
 Flink MiniCluster through Flink's own `openai` model provider (flink-model-openai, async
 ML_PREDICT) against llama.cpp's OpenAI-compatible server (llama-cpp-python[server], same GGUF,
 127.0.0.1 only, the same threads), the answer parsed with JSON_VALUE; then the same job through
-the `flinkllm` provider with the same rows in flight. Same machine, same weights, same system
-prompt (the seed prompt with its examples written into it, since the openai provider sends a
-system prompt and the row only).
+the `flinkllm` provider with the same rows in flight, through `LlmFunction` and through
+`AsyncLlmFunction` (the same rows in flight), each with its default options. Same machine, same
+weights, same system prompt (the seed prompt with its examples written into it, since the openai
+provider sends a system prompt and the row only) and the same schema.
 
 The remote path can only ask for `response_format: json_object` (Flink's provider has no JSON
 Schema option), so its answers are checked here: a row whose response does not parse, or whose
 fields do not validate against the task's schema, counts as invalid. Its rows/s and latencies
 come from a recording proxy between Flink and the server (first request sent to last response
 received); flinkllm's from its metrics (first row started to last finished). Model loading is
-outside both windows.
+outside every window.
 
 Usage: bench/remote [--model smollm2|qwen2.5-0.5b] [--rows 40] [--concurrency 16] [--threads 2]
 Prints each run's JSON to stderr and a Markdown table to stdout. Figures, never checks.
@@ -124,6 +125,13 @@ def main():
         f.write(system_prompt())
     model_dir = os.path.join(os.environ.get("FLINKLLM_CACHE", os.path.expanduser("~/.cache/flinkllm")), "models", MODEL_DIRS[a.model])
 
+    # The UDFs' task: the provider's task document as a file (the same prompt and schema).
+    schema = json.load(open(os.path.join(ROOT, "tasks", "support_ticket.schema.json"), encoding="utf-8"))
+    task_file = os.path.join(work, "task.json")
+    with open(task_file, "w", encoding="utf-8") as f:
+        json.dump({"name": "support_ticket_remote", "model": model_dir, "system_prompt_file": "system.txt",
+                   "schema": schema, "threads": a.threads}, f)
+
     port = free_port()
     server = start_server(a.venv, a.gguf, port, a.threads)
     proxy = RecordingProxy(port)
@@ -131,7 +139,7 @@ def main():
     try:
         args = (f"--input {inp} --out {work} --rows {a.rows} --concurrency {a.concurrency} --threads {a.threads} "
                 f"--endpoint http://127.0.0.1:{proxy.server_address[1]}/v1/chat/completions --remote-model {a.model} "
-                f"--model {model_dir} --system-prompt-file {prompt_file}")
+                f"--model {model_dir} --system-prompt-file {prompt_file} --task-file {task_file}")
         proc = subprocess.run(["gradle", "--no-daemon", "-q", "benchRemote", f"-PopenaiJar={a.openai_jar}", f"-PbenchArgs={args}"], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True)
         if proc.returncode != 0:
@@ -141,12 +149,15 @@ def main():
         server.terminate()
         server.wait()
     runs = {r["run"]: r for r in (json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{"))}
-    schema = json.load(open(os.path.join(ROOT, "tasks", "support_ticket.schema.json"), encoding="utf-8"))
 
     def invalid(rows_file):
         bad = 0
         for line in open(rows_file, encoding="utf-8"):
             row = json.loads(line)
+            if "error" in row:          # a UDF row that failed (FlinkBench's rows)
+                bad += 1
+                continue
+            row = row.get("output", row)
             answer = {k: row.get(k) for k in ("category", "severity", "sentiment", "explanation")}
             try:
                 jsonschema.validate(answer, schema)
@@ -163,15 +174,19 @@ def main():
     for r in runs.values():
         r["invalid"] = invalid(r["rows_file"])
         print(json.dumps(r), file=sys.stderr)
-    local = runs["flinkllm"]
     print(f"Support-ticket job, {a.model} ({os.path.basename(a.gguf)}), {a.rows} rows, {a.concurrency} in flight, "
           f"{a.threads} threads, Flink MiniCluster p=1:\n")
     print("| path | rows/s | p50 ms | p99 ms | invalid answers | vs remote |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     print(f"| Flink `openai` provider → llama.cpp server (json_object) | {remote['rows_per_s']:.2f} | {remote['p50_ms']:.0f} "
           f"| {remote['p99_ms']:.0f} | {remote['invalid']} of {remote['rows_out']} | 1x |")
-    print(f"| flinkllm provider (async ML_PREDICT, defaults) | {local['rows_per_s']:.2f} | {local['p50_ms']:.0f} | {local['p99_ms']:.0f} "
-          f"| {local['invalid']} of {local['rows_out']} | {local['rows_per_s'] / remote['rows_per_s']:.1f}x |")
+    paths = {"flinkllm": "flinkllm provider (async ML_PREDICT, defaults)", "udf": "flinkllm `LlmFunction` (sync UDF, defaults)",
+             "async-udf": f"flinkllm `AsyncLlmFunction` ({a.concurrency} in flight, defaults)"}
+    for run, label in paths.items():
+        if run in runs:
+            r = runs[run]
+            print(f"| {label} | {r['rows_per_s']:.2f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
+                  f"| {r['invalid']} of {r['rows_out']} | {r['rows_per_s'] / remote['rows_per_s']:.1f}x |")
 
 
 if __name__ == "__main__":

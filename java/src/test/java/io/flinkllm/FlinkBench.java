@@ -100,7 +100,7 @@ public final class FlinkBench {
         return Files.write(to, lines, StandardCharsets.UTF_8);
     }
 
-    private static String run(boolean async, Path task, Path input, String options, int rows, int concurrency, Path rowsFile) throws Exception {
+    static String run(boolean async, Path task, Path input, String options, int rows, int concurrency, Path rowsFile) throws Exception {
         CollectingReporter.clear();
         Configuration conf = new Configuration();
         CollectingReporter.install(conf);

@@ -18,17 +18,20 @@ import org.apache.flink.types.Row;
 /**
  * The support-ticket job as users write it today — Flink's own {@code openai} model provider
  * against a local OpenAI-compatible server, the answer parsed with {@code JSON_VALUE} — and the
- * same job with the {@code flinkllm} provider, on an embedded MiniCluster, parallelism 1, async
- * {@code ML_PREDICT} with the same rows in flight. Run by {@code bench/remote} (which starts the
+ * same job with the {@code flinkllm} provider (async {@code ML_PREDICT} with the same rows in
+ * flight) and with the {@code LlmFunction} and {@code AsyncLlmFunction} UDFs, each on an embedded
+ * MiniCluster, parallelism 1. Run by {@code bench/remote} (which starts the
  * server and times its requests) through {@code gradle benchRemote}.
  *
  * <pre>
  * RemoteBench --input IN.jsonl --out DIR --endpoint URL --remote-model NAME --model DIR
- *             --system-prompt-file F [--rows 40] [--concurrency 16] [--threads 2] [--runs remote,flinkllm]
+ *             --system-prompt-file F --task-file T [--rows 40] [--concurrency 16] [--threads 2]
+ *             [--runs remote,flinkllm,udf,async-udf]
  * </pre>
  *
  * Each run's rows go to {@code <out>/<run>.jsonl} (event_id and the four fields, plus the raw
- * response on the remote path); one JSON line of figures per run goes to stdout.
+ * response on the remote path; the UDF runs write FlinkBench's rows); one JSON line of figures
+ * per run goes to stdout.
  */
 public final class RemoteBench {
     private RemoteBench() {}
@@ -41,16 +44,30 @@ public final class RemoteBench {
         args.put("rows", "40");
         args.put("concurrency", "16");
         args.put("threads", "2");
-        args.put("runs", "remote,flinkllm");
+        args.put("runs", "remote,flinkllm,udf,async-udf");
         for (int i = 0; i + 1 < argv.length; i += 2) {
             args.put(argv[i].replaceFirst("^--", ""), argv[i + 1]);
         }
         Path out = Files.createDirectories(Paths.get(args.get("out")).toAbsolutePath());
         for (String run : args.get("runs").split(",")) {
-            System.out.println(run.trim().equals("remote") ? remote(args, out) : flinkllm(args, out));
+            System.out.println(run(run.trim(), args, out));
         }
         // The MiniCluster leaves non-daemon threads behind.
         System.exit(0);
+    }
+
+    private static String run(String run, Map<String, String> args, Path out) throws Exception {
+        switch (run) {
+            case "remote":
+                return remote(args, out);
+            case "flinkllm":
+                return flinkllm(args, out);
+            case "udf":
+            case "async-udf":
+                return udf(run, args, out);
+            default:
+                throw new IllegalArgumentException("unknown run '" + run + "': remote, flinkllm, udf or async-udf");
+        }
     }
 
     private static TableEnvironment env(Map<String, String> args, Configuration conf) {
@@ -104,6 +121,18 @@ public final class RemoteBench {
                         + "\"peak_rss_mb\": %.1f, \"job_s\": %.2f, \"rows_file\": %s}",
                 rows.size(), rows.size() / window.seconds(), latency.getQuantile(0.5), latency.getQuantile(0.99),
                 window.peakRssBytes() / 1048576.0, jobSeconds, FlinkBench.json(file.toString()));
+    }
+
+    /**
+     * The same job through {@code LlmFunction} ({@code udf}) or {@code AsyncLlmFunction}
+     * ({@code async-udf}, the same rows in flight) with their default options, on a task file
+     * holding the same system prompt and schema ({@code --task-file}, written by bench/remote).
+     */
+    private static String udf(String run, Map<String, String> args, Path out) throws Exception {
+        Path task = Paths.get(args.get("task-file")).toAbsolutePath();
+        String figures = FlinkBench.run(run.equals("async-udf"), task, Paths.get(args.get("input")), "error-handling-strategy=ignore; error-column=true",
+                Integer.parseInt(args.get("rows")), Integer.parseInt(args.get("concurrency")), out.resolve(run + ".jsonl"));
+        return "{\"run\": " + FlinkBench.json(run) + ", " + figures.substring(1);
     }
 
     private static Path writeRows(List<Row> rows, Path file) throws IOException {
