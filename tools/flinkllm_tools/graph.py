@@ -215,13 +215,14 @@ class DecoderGraph(ProjectionGraph):
         fill = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
         ones = lambda width: b.op("ConstantOfShape", [b.op("Concat", [width, self._i64([16])], axis=0)], value=fill)
         shape = lambda *dims: b.op("Concat", [x if isinstance(x, str) else self._i64([x]) for x in dims], axis=0)
-        group = lambda count, slots: {
-            "stacked": {w: shape(1, kv, b.op("Mul", [count, slots]), w) for w in (1, d)},
-            "unstacked": {w: shape(kv, count, slots, w) for w in (1, 16, d)},
-        }
+        tokens = b.op("Shape", ["input_ids"], start=1, end=2)
+        summary = d + 2   # per query: the prefix's score maximum, weight sum and weighted values
         self.rows = {
             "group": g,
-            "prefix_ok": b.op("Reshape", [b.op("Cast", ["prefix_mask"], to=TensorProto.BOOL), self._i64([1, 1, 1, -1])]),
+            # An empty prefix is one masked column (prefix_mask [0]); a prefix is all ones.
+            "has_prefix": b.op("Cast", [b.op("ReduceMax", ["prefix_mask"], keepdims=0)], to=TensorProto.BOOL),
+            "prefix": {"stacked": shape(1, kv, b.op("Mul", [tokens, self._i64([g])]), d),
+                       "unstacked": shape(kv, tokens, g, summary), "flat": shape(tokens, kv * g * summary)},
             "past_ok": as_bool("past_mask", [1, 2]),                       # [batch, 1, 1, past]
             "token_ok": as_bool("token_mask", [1, 2, 3]),                  # [batch, 1, 1, 1]
             "chunk_past_ok": b.op("Gather", [as_bool("past_mask", [1, 2]), "chunk_rows"], axis=0),
@@ -232,10 +233,10 @@ class DecoderGraph(ProjectionGraph):
             "no_chunks": b.const(np.zeros((0, heads * d), np.float32), "no_chunks"),
             "ones": {"prefix": ones(b.op("Shape", ["prefix_mask"])), "past": ones(b.op("Shape", ["past_mask"], start=1, end=2)),
                      "token": ones(self._i64([1])), "chunk": ones(length)},
-            "token": dict(group(batch, self._i64([g])),
-                          query=shape(batch, kv, g, d), key=shape(batch, kv, 1, d), context=shape(batch, heads * d)),
-            "chunk": dict(group(chunks, queries),
-                          gathered_query=shape(chunks, length, kv, g, d), gathered_key=shape(chunks, length, kv, 1, d),
+            "token": dict(query=shape(batch, kv, g, d), summary=shape(batch, kv, g, summary),
+                          key=shape(batch, kv, 1, d), context=shape(batch, heads * d)),
+            "chunk": dict(gathered_query=shape(chunks, length, kv, g, d), gathered_summary=shape(chunks, length, kv, g, summary),
+                          summary=shape(chunks, kv, queries, summary), gathered_key=shape(chunks, length, kv, 1, d),
                           query=shape(chunks, kv, queries, d), key=shape(chunks, kv, length, d),
                           heads=shape(chunks, kv, g, length, d), context=shape(b.op("Shape", ["chunk_index"]), heads * d)),
         }
@@ -257,14 +258,33 @@ class DecoderGraph(ProjectionGraph):
         """Reshape to a shape tensor from `layout`; zero is a size there, not 'copy'."""
         return self.b.op("Reshape", [x, shape], allowzero=1)
 
-    def _attend(self, query, shapes, prefix, parts):
+    def prefix_summary(self, q_flat, prefix_key, prefix_value):
+        """Every packed token's attention over the task's prefix (key, value [1, kv_heads,
+        P, d], shared by all rows), in one pass over it: each query's score maximum m, its
+        weight sum s and weighted values v (weights exp(score - m)), as [tokens, kv_heads *
+        g * (d + 2)] for the token and chunk groups to gather (`_attend` joins them to the
+        row's own parts). Computed over the packed tokens, not the groups' padded slots, and
+        the prefix read once whatever mix of rows the pass holds."""
+        b, c, shapes = self.b, self.c, self.rows["prefix"]
+        kv, g, d = c.num_kv_heads, c.num_heads // c.num_kv_heads, c.head_dim
+        # [tokens, heads * d] -> [1, kv, tokens * g, d]: one matmul for every query of a head group.
+        stacked = self._reshape(b.op("Transpose", [self._reshape(q_flat, self._i64([-1, kv, g, d]))], perm=[1, 0, 2, 3]),
+                                shapes["stacked"])
+        scores = b.op("FusedMatMul", [stacked, prefix_key], domain=MS_DOMAIN, transB=1)
+        top = b.op("ReduceMax", [scores, self._i64([-1])], keepdims=1)
+        weights = b.op("Exp", [b.op("Sub", [scores, top])])
+        total = b.op("Slice", [b.op("MatMul", [weights, self.rows["ones"]["prefix"]]), self._i64([0]), self._i64([1]), self._i64([-1])])
+        summary = b.op("Concat", [top, total, b.op("MatMul", [weights, prefix_value])], axis=-1)
+        per_token = b.op("Transpose", [self._reshape(summary, shapes["unstacked"])], perm=[1, 0, 2, 3])
+        return self._reshape(per_token, shapes["flat"])
+
+    def _attend(self, query, prefix, parts):
         """Softmax attention of `query` [count, kv_heads, slots, d] (already scaled; the
-        token or chunk group, whose `shapes` come from `layout`) over three parts, so that
-        no cache is copied: the task's prefix (`prefix`: key, value [1, kv_heads, P, d]
-        shared by every row, mask, ones), then `parts`, each (keys, values [count,
-        kv_heads, n, d], mask, ones): a row's own cached columns and its new tokens. The
-        prefix is read once for all rows: its scores come from one matmul over every row's
-        queries stacked.
+        token or chunk group) over three parts, so that no cache is copied: the task's
+        prefix, as `prefix_summary` gave it for these queries ([count, kv_heads, slots, d +
+        2]), then `parts`, each (keys, values [count, kv_heads, n, d], mask, ones): a row's
+        own cached columns and its new tokens. The prefix's share is rescaled to the
+        maximum over all three parts (exp(m - max)), or dropped when the task has none.
 
         Only ops whose result for one row does not depend on the others, on the caches'
         widths or on the padding after a row's tokens: matmuls reduce in a fixed order over
@@ -275,25 +295,21 @@ class DecoderGraph(ProjectionGraph):
         b = self.b
         d = self.c.head_dim
         neg = self._f32(-np.inf)
-        # [count, kv, slots, w] <-> [1, kv, count*slots, w]
-        stacked = lambda x, w: self._reshape(b.op("Transpose", [x], perm=[1, 0, 2, 3]), shapes["stacked"][w])
-        unstacked = lambda x, w: b.op("Transpose", [self._reshape(x, shapes["unstacked"][w])], perm=[1, 0, 2, 3])
+        cut = lambda x, start, end: b.op("Slice", [x, self._i64([start]), self._i64([end]), self._i64([-1])])
         # Sums as [.., 16] (every column the same), cut to one column once at the end.
         weight_sum = lambda weights, ones: b.op("MatMul", [weights, ones])
 
-        prefix_key, prefix_value, prefix_ok, prefix_ones = prefix
-        prefix_scores = b.op("Where", [prefix_ok, b.op("FusedMatMul", [stacked(query, d), prefix_key], domain=MS_DOMAIN, transB=1), neg])
+        prefix_top = b.op("Where", [self.rows["has_prefix"], cut(prefix, 0, 1), neg])
         scores = [b.op("Where", [ok, b.op("FusedMatMul", [query, keys], domain=MS_DOMAIN, transB=1), neg]) for keys, _, ok, _ in parts]
-        top = b.op("Max", [unstacked(b.op("ReduceMax", [prefix_scores, self._i64([-1])], keepdims=1), 1)]
-                   + [b.op("ReduceMax", [s, self._i64([-1])], keepdims=1) for s in scores])
-        prefix_weights = b.op("Exp", [b.op("Sub", [prefix_scores, stacked(top, 1)])])
-        total = unstacked(weight_sum(prefix_weights, prefix_ones), 16)
-        mixed = unstacked(b.op("MatMul", [prefix_weights, prefix_value]), d)
+        top = b.op("Max", [prefix_top] + [b.op("ReduceMax", [s, self._i64([-1])], keepdims=1) for s in scores])
+        prefix_scale = b.op("Exp", [b.op("Sub", [prefix_top, top])])   # 0 without a prefix
+        total = b.op("Mul", [cut(prefix, 1, 2), prefix_scale])
+        mixed = b.op("Mul", [cut(prefix, 2, 2 + d), prefix_scale])
         for s, (_, values, _, ones) in zip(scores, parts):
             weights = b.op("Exp", [b.op("Sub", [s, top])])
             total = b.op("Add", [total, weight_sum(weights, ones)])
             mixed = b.op("Add", [mixed, b.op("MatMul", [weights, values])])
-        return b.op("Div", [mixed, b.op("Slice", [total, self._i64([0]), self._i64([1]), self._i64([-1])])])
+        return b.op("Div", [mixed, cut(total, 0, 1)])
 
     def attention(self, layer, x, rope):
         """Attention of a packed pass: the new tokens of every row, one after another in
@@ -319,14 +335,14 @@ class DecoderGraph(ProjectionGraph):
         q_flat = b.op("Reshape", [q, self._i64([-1, heads * d])])
         past_key, past_value = f"past_key_values.{layer}.key", f"past_key_values.{layer}.value"
         ones = rows["ones"]
-        prefix = (f"prefix_key_values.{layer}.key", f"prefix_key_values.{layer}.value", rows["prefix_ok"], ones["prefix"])
+        prefix = self.prefix_summary(q_flat, f"prefix_key_values.{layer}.key", f"prefix_key_values.{layer}.value")
 
         # Token group: [batch, kv, g, d] queries, each row's one new key/value; skipped
         # (zeros, never read) in passes where no row feeds a single token.
         def token_group():
             t = rows["token"]
             pick = lambda flat, shape: self._reshape(b.op("Gather", [flat, "token_index"], axis=0), shape)
-            context = self._attend(pick(q_flat, t["query"]), t, prefix,
+            context = self._attend(pick(q_flat, t["query"]), pick(prefix, t["summary"]),
                                    [(past_key, past_value, rows["past_ok"], ones["past"]),
                                     (pick(k_flat, t["key"]), pick(v_flat, t["key"]), rows["token_ok"], ones["token"])])
             return self._reshape(context, t["context"])
@@ -341,10 +357,11 @@ class DecoderGraph(ProjectionGraph):
                 x = self._reshape(b.op("Gather", [flat, "chunk_index"], axis=0), gathered)
                 return self._reshape(b.op("Transpose", [x], perm=[0, 2, 3, 1, 4]), shape)
             query = chunked(q_flat, ch["gathered_query"], ch["query"])
+            summary = chunked(prefix, ch["gathered_summary"], ch["summary"])
             keys = chunked(k_flat, ch["gathered_key"], ch["key"])
             values = chunked(v_flat, ch["gathered_key"], ch["key"])
             gather_rows = lambda x: b.op("Gather", [x, "chunk_rows"], axis=0)
-            context = self._attend(query, ch, prefix,
+            context = self._attend(query, summary,
                                    [(gather_rows(past_key), gather_rows(past_value), rows["chunk_past_ok"], ones["past"]),
                                     (keys, values, rows["chunk_ok"], ones["chunk"])])
             context = b.op("Transpose", [self._reshape(context, ch["heads"])], perm=[0, 3, 1, 2, 4])
