@@ -1,16 +1,18 @@
 """The machine's compute limit for a model, measured here and now: tokens/s of its ONNX graph
-alone (onnxruntime in this process, no engine), for one-token passes of 1, 16 and 64 rows and
-for a 64-token prompt pass, shaped as the engine runs a task: every row reads the task's
+alone (onnxruntime in this process, no engine), for one-token passes of 1, 16 and 64 rows, a
+64-token prompt pass and the mix of a pass with 16 rows in flight, shaped as the engine runs a task: every row reads the task's
 shared prefix cache (--prefix positions; 1181 is the support-ticket task's on SmolLM2) and
 its own cache (--own positions: the row's prompt and answer so far). A workload's tokens/s
 over these figures is the share of the machine it reaches; compare only figures from one
 run on one machine.
 
 Usage: bench/compute-limit [--model smollm2-135m-instruct-int8] [--threads 2] [--passes 20]
-                           [--prefix 1181] [--own 40]
-Prints a Markdown table. Figures, never checks.
+                           [--prefix 1181] [--own 40] [--json]
+Prints a Markdown table (with --json: one JSON line, as bench/table reads it). Figures, never
+checks.
 """
 import argparse
+import json
 import os
 import statistics
 import time
@@ -37,14 +39,20 @@ def random_cache(decoder, positions, rng):
             for _ in range(decoder.layers)]
 
 
-def packed_pass(decoder, prefix, own, rows, tokens):
-    """`rows` rows of `tokens` new tokens each, as the engine feeds them (row caches with
-    the engine's 32 columns of headroom)."""
+def packed_pass(decoder, prefix, own, counts):
+    """One pass of rows feeding `counts` new tokens each, as the engine feeds them (row
+    caches with the engine's 32 columns of headroom)."""
     rng = np.random.default_rng(0)
-    ids = lambda: [int(i) for i in rng.integers(0, decoder.manifest["vocab_size"], tokens)]
-    feeds, _ = packed_feeds([PackedRow(own, ids()) for _ in range(rows)], decoder.layers, prefix, extra_columns=32)
+    ids = lambda n: [int(i) for i in rng.integers(0, decoder.manifest["vocab_size"], n)]
+    feeds, _ = packed_feeds([PackedRow(own, ids(n)) for n in counts], decoder.layers, prefix, extra_columns=32)
     names = ["logits"] + [f"new.{i}.{kind}" for i in range(decoder.layers) for kind in ("key", "value")]
     return lambda: decoder.session.run(names, feeds)
+
+
+# Pass shapes: one-token rows alone and batched, a prompt, and the mix 16 rows in flight
+# feed (most rows one token, a few a prompt or a jump-forward chunk).
+SHAPES = [("one token, 1 row", [1]), ("one token, 16 rows", [1] * 16), ("one token, 64 rows", [1] * 64),
+          ("prompt, 64 tokens", [64]), ("16 rows: 12 one token, 4 of 4-16 tokens", [1] * 12 + [16, 4, 8, 12])]
 
 
 def main():
@@ -54,19 +62,28 @@ def main():
     p.add_argument("--passes", type=int, default=20)
     p.add_argument("--prefix", type=int, default=1181, help="positions of the task's shared prefix cache")
     p.add_argument("--own", type=int, default=40, help="positions of each row's own cache")
+    p.add_argument("--json", action="store_true", help="one JSON line instead of the table")
     a = p.parse_args()
     models = os.path.join(os.environ.get("FLINKLLM_CACHE", os.path.expanduser("~/.cache/flinkllm")), "models")
     decoder = OnnxDecoder(a.model if os.path.isdir(a.model) else os.path.join(models, a.model), threads=a.threads)
     rng = np.random.default_rng(1)
     prefix, own = random_cache(decoder, a.prefix, rng), random_cache(decoder, a.own, rng)
+    figures = []
+    for name, counts in SHAPES:
+        seconds = timed(packed_pass(decoder, prefix, own, counts), a.passes)
+        figures.append({"pass": name, "rows": len(counts), "tokens": sum(counts), "tokens_per_s": round(sum(counts) / seconds, 1),
+                        "ms_per_pass": round(seconds * 1e3, 2)})
+    if a.json:
+        print(json.dumps({"model": decoder.manifest["name"], "threads": a.threads, "prefix": a.prefix, "own": a.own,
+                          "passes": figures, "best_tokens_per_s": max(f["tokens_per_s"] for f in figures)}))
+        return
     print(f"{decoder.manifest['name']}, {a.threads} threads, shared prefix of {a.prefix} positions, {a.own} own "
           f"positions per row, median of {a.passes} passes:\n")
     print("| pass | tokens/s | ms per pass |")
     print("| --- | ---: | ---: |")
-    shapes = [(f"one token, {r} row{'s' if r > 1 else ''}", r, 1) for r in (1, 16, 64)] + [("prompt, 64 tokens", 1, 64)]
-    for name, rows, tokens in shapes:
-        seconds = timed(packed_pass(decoder, prefix, own, rows, tokens), a.passes)
-        print(f"| {name} | {rows * tokens / seconds:.0f} | {seconds * 1e3:.1f} |")
+    for f in figures:
+        print(f"| {f['pass']} | {f['tokens_per_s']:.0f} | {f['ms_per_pass']:.1f} |")
+
 
 if __name__ == "__main__":
     main()

@@ -1,11 +1,13 @@
 """The throughput table: the engine alone (one row at a time) and with N rows in flight
 (continuous batching), llama.cpp on the same task, and with --flink the same task as Flink
 SQL on a MiniCluster through LlmFunction and AsyncLlmFunction (bench/flink), all in one run
-so the ratios compare figures taken under the same machine load.
+so the ratios compare figures taken under the same machine load. Then the machine's compute
+limit for the same graph (bench/compute-limit, the task's prefix and the rows' own columns) and
+the share of it each engine run reached.
 
 Usage: bench/table [--model smollm2|qwen2.5-0.5b|qwen2.5-1.5b] [--precision int8] [--task T] [--input IN.jsonl]
                    [--rows N] [--concurrency 4,8,16] [--skip-llamacpp]
-                   [--flink] [--flink-concurrency 16]
+                   [--flink] [--flink-concurrency 16] [--skip-limit]
 Prints the figures each engine's bench printed (one JSON line each) to stderr and a
 Markdown table to stdout. Timings are figures, never checks.
 """
@@ -38,6 +40,7 @@ def main():
     p.add_argument("--skip-llamacpp", action="store_true")
     p.add_argument("--flink", action="store_true", help="add the Flink SQL rows (bench/flink: sync and async UDF)")
     p.add_argument("--flink-concurrency", type=int, default=16, help="async rows in flight for the Flink row")
+    p.add_argument("--skip-limit", action="store_true", help="leave out the compute limit and the shares of it")
     a = p.parse_args()
 
     sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -79,10 +82,34 @@ def main():
         if t:
             print(f"| {name} | {t['prefill']:.0f} | {t['chunk_passes']:.1f} | {t['chunk']:.0f} | {t['token_passes']:.1f} "
                   f"| {t['token_share']:.0f} | {t['constraint']:.1f} | {t['wall']:.0f} |")
+    if not a.skip_limit:
+        print_limit(model_dir, [(name, r) for name, r in results if "time_per_row_ms" in r])
     if a.flink:
         sync, async_ = (r for name, r in results if r.get("engine", "").startswith("flink "))
         print(f"\nFlink rows: the task opened before the jobs; peak RSS is the whole JVM running the MiniCluster. "
               f"AsyncLlmFunction / LlmFunction in this run: {async_['rows_per_s'] / sync['rows_per_s']:.2f}x rows/s")
+
+
+def print_limit(model_dir, engine_runs):
+    """The graph's best tokens/s on this machine now (bench/compute-limit, in the shape the
+    runs fed it: the task's prefix, about half a row's tokens as its own columns) and the
+    share of it each engine run's fed tokens (prompt after the prefix, picked and forced
+    tokens) reached, over the whole run and while every slot was busy."""
+    first = engine_runs[0][1]
+    fed = first["prompt_tokens_per_row"] + first["gen_tokens_per_row"]
+    own = round(first["prompt_tokens_per_row"] + first["gen_tokens_per_row"] / 2)
+    limit = run_json([os.path.join(ROOT, "bench/compute-limit"), "--model", model_dir, "--prefix", str(first["prefix_tokens"]),
+                      "--own", str(own), "--json"])
+    best = limit["best_tokens_per_s"]
+    shapes = ", ".join(f"{f['pass']} {f['tokens_per_s']:.0f}" for f in limit["passes"])
+    print(f"\nThe machine's compute limit, measured after the runs (bench/compute-limit: the task's {first['prefix_tokens']}-token "
+          f"prefix, {own} own columns per row; tokens/s): {shapes}. The share of the best ({best:.0f} tokens/s) each run reached, "
+          f"at {fed:.1f} tokens fed per row:\n")
+    print("| run | fed tokens/s | share of the limit | steady fed tokens/s | steady share |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, r in engine_runs:
+        rate, steady = r["rows_per_s"] * fed, r["steady_rows_per_s"] * fed
+        print(f"| {name} | {rate:.0f} | {rate / best:.0%} | {steady:.0f} | {steady / best:.0%} |")
 
 
 if __name__ == "__main__":
