@@ -314,7 +314,8 @@ class DecoderGraph(ProjectionGraph):
     def attention(self, layer, x, rope):
         """Attention of a packed pass: the new tokens of every row, one after another in
         `x` [1, tokens, hidden], each reading the task's shared prefix cache, its row's own
-        cached columns and its row's new tokens up to itself. A row feeding one token
+        cached columns and its row's new tokens up to itself. The prefix part runs once for
+        all packed tokens (`prefix_summary`). A row feeding one token
         attends in the "token" group (one query slot per batch row, over the row caches as
         they are); a row feeding several (a prompt, a jump-forward chunk) in the "chunk"
         group, padded to the longest chunk, over its own cache row gathered by `chunk_rows`
