@@ -218,7 +218,6 @@ class DecoderGraph(ProjectionGraph):
         tokens = b.op("Shape", ["input_ids"], start=1, end=2)
         summary = d + 2   # per query: the prefix's score maximum, weight sum and weighted values
         self.rows = {
-            "group": g,
             # An empty prefix is one masked column (prefix_mask [0]); a prefix is all ones.
             "has_prefix": b.op("Cast", [b.op("ReduceMax", ["prefix_mask"], keepdims=0)], to=TensorProto.BOOL),
             "prefix": {"stacked": shape(1, kv, b.op("Mul", [tokens, self._i64([g])]), d),
