@@ -3,7 +3,8 @@
 SQL on a MiniCluster through LlmFunction and AsyncLlmFunction (bench/flink), all in one run
 so the ratios compare figures taken under the same machine load. Then the machine's compute
 limit for the same graph (bench/compute-limit, the task's prefix and the rows' own columns) and
-the share of it each engine run reached.
+the share of it each engine run reached, and the ceiling that limit sets on rows/s (with the
+task's prefix, and with none to attend to) as a multiple of llama.cpp's rows/s.
 
 Usage: bench/table [--model smollm2|qwen2.5-0.5b|qwen2.5-1.5b] [--precision int8] [--task T] [--input IN.jsonl]
                    [--rows N] [--concurrency 4,8,16] [--skip-llamacpp]
@@ -83,23 +84,27 @@ def main():
             print(f"| {name} | {t['prefill']:.0f} | {t['chunk_passes']:.1f} | {t['chunk']:.0f} | {t['token_passes']:.1f} "
                   f"| {t['token_share']:.0f} | {t['constraint']:.1f} | {t['wall']:.0f} |")
     if not a.skip_limit:
-        print_limit(model_dir, [(name, r) for name, r in results if "time_per_row_ms" in r])
+        print_limit(model_dir, [(name, r) for name, r in results if "time_per_row_ms" in r], llama_rps)
     if a.flink:
         sync, async_ = (r for name, r in results if r.get("engine", "").startswith("flink "))
         print(f"\nFlink rows: the task opened before the jobs; peak RSS is the whole JVM running the MiniCluster. "
               f"AsyncLlmFunction / LlmFunction in this run: {async_['rows_per_s'] / sync['rows_per_s']:.2f}x rows/s")
 
 
-def print_limit(model_dir, engine_runs):
+def print_limit(model_dir, engine_runs, llama_rps):
     """The graph's best tokens/s on this machine now (bench/compute-limit, in the shape the
     runs fed it: the task's prefix, about half a row's tokens as its own columns) and the
     share of it each engine run's fed tokens (prompt after the prefix, picked and forced
-    tokens) reached, over the whole run and while every slot was busy."""
+    tokens) reached, over the whole run and while every slot was busy. Then the ceiling
+    that rate sets on rows/s, and the one the graph would set with no prefix to attend to
+    (a one-position prefix): what no scheduling can pass, and what the prefix attention's
+    arithmetic costs on top of the weights'."""
     first = engine_runs[0][1]
     fed = first["prompt_tokens_per_row"] + first["gen_tokens_per_row"]
     own = round(first["prompt_tokens_per_row"] + first["gen_tokens_per_row"] / 2)
-    limit = run_json([os.path.join(ROOT, "bench/compute-limit"), "--model", model_dir, "--prefix", str(first["prefix_tokens"]),
-                      "--own", str(own), "--json"])
+    measure = lambda prefix: run_json([os.path.join(ROOT, "bench/compute-limit"), "--model", model_dir, "--prefix", str(prefix),
+                                       "--own", str(own), "--json"])
+    limit = measure(first["prefix_tokens"])
     best = limit["best_tokens_per_s"]
     shapes = ", ".join(f"{f['pass']} {f['tokens_per_s']:.0f}" for f in limit["passes"])
     print(f"\nThe machine's compute limit, measured after the runs (bench/compute-limit: the task's {first['prefix_tokens']}-token "
@@ -110,6 +115,15 @@ def print_limit(model_dir, engine_runs):
     for name, r in engine_runs:
         rate, steady = r["rows_per_s"] * fed, r["steady_rows_per_s"] * fed
         print(f"| {name} | {rate:.0f} | {rate / best:.0%} | {steady:.0f} | {steady / best:.0%} |")
+    bare = measure(1)["best_tokens_per_s"]
+    versus = lambda rows_per_s: f" ({rows_per_s / llama_rps:.1f}x llama.cpp)" if llama_rps else ""
+    print(f"\nCeiling at {fed:.1f} fed tokens per row: {best / fed:.2f} rows/s{versus(best / fed)} at the best rate; "
+          f"{bare / fed:.2f} rows/s{versus(bare / fed)} if the prefix cost nothing (best {bare:.0f} tokens/s with a "
+          "one-position prefix, measured right after).")
+    one_row = next(f for f in limit["passes"] if f["rows"] == 1 and f["tokens"] == 1)
+    print(f"A one-token pass of one row reads {limit['one_row_mb']:.0f} MB (weights, prefix keys and values): "
+          f"{limit['one_row_floor_ms']:.1f} ms at the {limit['read_gb_per_s']:.1f} GB/s ONNX Runtime reads here; "
+          f"the graph's one-row pass took {one_row['ms_per_pass']:.1f} ms.")
 
 
 if __name__ == "__main__":
