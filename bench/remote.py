@@ -99,6 +99,21 @@ def system_prompt():
     return text + "\n\nAnswer with one JSON object with the keys category, severity, sentiment and explanation."
 
 
+def warm_up(port, model):
+    """One request with the job's system prompt, straight to the server (not recorded): the
+    server keeps the longest common prompt prefix between requests, so the job's rows start
+    with it cached, as the flinkllm paths start with their task prefix computed when the
+    model opens (outside their windows)."""
+    body = json.dumps({"model": model, "max_tokens": 1, "temperature": 0,
+                       "messages": [{"role": "system", "content": system_prompt()}, {"role": "user", "content": "warm-up"}]})
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
+    c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+    reply = c.getresponse()
+    reply.read()
+    if reply.status != 200:
+        sys.exit(f"the llama.cpp server answered the warm-up request with {reply.status}")
+
+
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
@@ -134,6 +149,7 @@ def main():
 
     port = free_port()
     server = start_server(a.venv, a.gguf, port, a.threads)
+    warm_up(port, a.model)
     proxy = RecordingProxy(port)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
