@@ -1,7 +1,7 @@
 """Soak: N rows (default 10,000) through the sync llm() and then the async llm_async() on a
 real standalone Flink cluster (a fresh one per function) with the tiny model, sampling the
-TaskManager process once a second: RSS, open file descriptors, threads, and rows done (the
-UDF's own `flinkllm.rows` metric, read through the REST API).
+TaskManager process four times a second: RSS, open file descriptors, threads, and rows done
+(the UDF's own `flinkllm.rows` metric, read through the REST API).
 
     python tests/soak/soak.py [--rows 10000] [--warmup 0.1] [--function sync|async|both]
 
@@ -41,6 +41,12 @@ FUNCTIONS = {
 }
 
 RSS_BAND_PCT = 5
+SAMPLE_EVERY_S = 0.25
+# The REST API serves TaskManager metrics from a cache that its fetcher refreshes every 10 s by
+# default: the rows counter would then move in 10 s steps, and a job that runs 10,000 rows in
+# a few seconds on a fast machine (the async one does) would leave one sample after warm-up.
+METRIC_FETCH_INTERVAL = "200 ms"
+MIN_WARM_SAMPLES = 5
 FLAT_SLACK = 4  # fds / threads the last sample may be above the first after warm-up
 
 JOB = """
@@ -126,7 +132,8 @@ def soak(job):
     # The heap is touched up front, so RSS growth while rows run is native or off-heap
     # memory, not the JVM heap being paged in for the first time.
     cluster = FlinkCluster(WORK / "cluster", udf_jar(), taskmanagers=1, slots=1,
-                           extra_conf={"env.java.opts.taskmanager": "-XX:+AlwaysPreTouch"})
+                           extra_conf={"env.java.opts.taskmanager": "-XX:+AlwaysPreTouch",
+                                       "metrics.fetcher.update-interval": METRIC_FETCH_INTERVAL})
     with cluster:
         tm = cluster.taskmanager_pids()[0]
         done = threading.Event()
@@ -140,7 +147,7 @@ def soak(job):
                 rows = None
             if rows is not None:
                 samples.append(dict(proc_figures(tm), rows=rows, t=time.time() - started))
-            runner.join(timeout=1.0)
+            runner.join(timeout=SAMPLE_EVERY_S)
         if not done.is_set():
             sys.exit("the soak job failed: see the traceback above")
         after_job = proc_figures(tm)
@@ -150,7 +157,7 @@ def soak(job):
 def report(samples, after_job, total, warmup_share, seconds):
     """Prints the figures; returns the checks that failed."""
     warm = [s for s in samples if s["rows"] >= total * warmup_share]
-    if len(warm) < 2:
+    if len(warm) < MIN_WARM_SAMPLES:
         sys.exit(f"too few samples after warm-up ({len(warm)} of {len(samples)}: {samples[-3:]}): use more rows")
     base = warm[0]
     rss = [s["rss_mib"] for s in warm]
