@@ -88,21 +88,20 @@ def main():
               f"| {r['peak_rss_mb']:.0f} | {valid}/{r['rows']} | {r['rows_per_s'] / ref['single']:.2f} | {ratio_llama} |")
     if a.rounds > 1 and llama_rps:
         print_round_ratios(rounds, references)
-    results = [(name, r) for name, r, _ in results]
     print("\nsteady rows/s: rows finished while every slot was busy (from the first row finishing to the last row "
           "starting); rows/s includes the ramp-up and the drain of a finite run.")
     print("\nWhere an engine row's time goes (ms per row; each pass counts as the row's share of it, by tokens fed):\n")
     print("| run | prefill | chunk passes | chunk ms | one-token passes | one-token ms | constraint ms | wall ms per row |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, r in results:
+    for name, r, _ in results:
         t = r.get("time_per_row_ms")
         if t:
             print(f"| {name} | {t['prefill']:.0f} | {t['chunk_passes']:.1f} | {t['chunk']:.0f} | {t['token_passes']:.1f} "
                   f"| {t['token_share']:.0f} | {t['constraint']:.1f} | {t['wall']:.0f} |")
     if not a.skip_limit:
-        print_limit(model_dir, [(name, r) for name, r in results if "time_per_row_ms" in r], llama_rps)
+        print_limit(model_dir, [(name, r) for name, r, _ in results if "time_per_row_ms" in r], llama_rps)
     if a.flink:
-        sync, async_ = (r for name, r in results if r.get("engine", "").startswith("flink "))
+        sync, async_ = (r for _, r, _ in results if r.get("engine", "").startswith("flink "))
         print(f"\nFlink rows: the task opened before the jobs; peak RSS is the whole JVM running the MiniCluster. "
               f"AsyncLlmFunction / LlmFunction in this run: {async_['rows_per_s'] / sync['rows_per_s']:.2f}x rows/s")
 
