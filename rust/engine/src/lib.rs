@@ -8,6 +8,7 @@
 //! - [`Task::load`]: open a task (model shared process-wide), then [`Task::run`] /
 //!   [`Task::run_batch`] per input; [`Error::kind`] tells what went wrong.
 
+pub mod automaton;
 mod batch;
 mod cache;
 mod confine;

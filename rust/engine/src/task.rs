@@ -319,6 +319,10 @@ impl TaskSpec {
             (Some(_), Some(_)) => return Err(invalid(path, "give examples or examples_file, not both")),
         };
         let kind = encoder_spec::task_kind(f.task.as_deref(), &ir).map_err(|e| invalid(path, e))?;
+        if !kind.is_encoder() {
+            // Planning reads the spec too: a schema over the compile budget fails at submit.
+            crate::constraint::check_automaton(&ir)?;
+        }
         if kind.is_encoder() {
             // A classification example is a text and its label; the score is the engine's.
             encoder_spec::example_labels(&kind, &examples).map_err(|e| invalid(path, e))?;

@@ -1,10 +1,9 @@
 //! The vocabulary as bytes: what text each token id stands for, built from
 //! `tokenizer.json` (inverting the byte-level BPE character map, or the sentencepiece
-//! `▁`/`<0xNN>` spelling), plus the outlines-core `Vocabulary` made from it.
+//! `▁`/`<0xNN>` spelling), plus the trie of the tokens the constraint may pick.
 
 use std::path::Path;
 
-use outlines_core::vocabulary::Vocabulary;
 use tokenizers::decoders::DecoderWrapper;
 use tokenizers::Tokenizer;
 
@@ -36,7 +35,10 @@ pub struct TokenText {
     pub bytes: Vec<Box<[u8]>>,
     pub special: Vec<bool>,
     pub str_cost: Vec<StrCost>,
-    pub vocabulary: Vocabulary,
+    /// The tokens output may be written with (every id but special ones and eos).
+    pub trie: TokenTrie,
+    /// The end-of-sequence id: what ends output at a final state.
+    pub eos: u32,
     /// Identifies the tokenizer in the process-wide Index cache.
     pub fingerprint: u64,
 }
@@ -82,15 +84,10 @@ impl TokenText {
             special[*id as usize] = tok.special;
         }
 
-        let mut vocabulary = Vocabulary::new(eos);
-        for (id, b) in bytes.iter().enumerate() {
-            // Every id is kept, even when two ids spell the same bytes.
-            if !special[id] && id as u32 != eos && !b.is_empty() {
-                vocabulary
-                    .try_insert(b.to_vec(), id as u32)
-                    .map_err(|e| Error::ModelLoad(format!("vocabulary: {e}")))?;
-            }
-        }
+        // Every id is kept, even when two ids spell the same bytes.
+        let trie = TokenTrie::new(
+            bytes.iter().enumerate().filter(|(id, b)| !special[*id] && *id as u32 != eos && !b.is_empty()).map(|(id, b)| (&**b, id as u32)),
+        );
         let str_cost = bytes.iter().map(|b| str_cost(b)).collect();
         Ok(TokenText {
             tokenizer,
@@ -98,7 +95,8 @@ impl TokenText {
             bytes,
             special,
             str_cost,
-            vocabulary,
+            trie,
+            eos,
             fingerprint: xxhash_rust::xxh3::xxh3_64(&raw),
         })
     }
@@ -122,6 +120,83 @@ impl TokenText {
             .filter_map(|id| self.bytes.get(*id as usize))
             .flat_map(|b| b.iter().copied())
             .collect()
+    }
+}
+
+/// Token byte strings as a trie laid out in preorder, so that walking it beside an automaton
+/// is one pass over three arrays: a node whose byte the automaton refuses is skipped with
+/// its whole subtree (every token starting with that prefix) in one step.
+pub struct TokenTrie {
+    /// Per node: the byte on the edge into it (the first level's nodes hang off the root).
+    byte: Vec<u8>,
+    /// Per node: the index just past its subtree.
+    end: Vec<u32>,
+    /// Per node: where its ids start in `ids`; the ids of the tokens spelled by the path to
+    /// node `n` are `ids[first_id[n]..first_id[n + 1]]` (one sentinel at the end).
+    first_id: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl TokenTrie {
+    pub fn new<'a>(tokens: impl Iterator<Item = (&'a [u8], u32)>) -> TokenTrie {
+        let mut sorted: Vec<(&[u8], u32)> = tokens.collect();
+        sorted.sort_unstable();
+        let mut t = TokenTrie { byte: Vec::new(), end: Vec::new(), first_id: Vec::new(), ids: Vec::new() };
+        // The nodes on the path to the previous token: in sorted order a token shares a prefix
+        // with it, and its own ids always belong to the last node created (a prefix sorts first).
+        let mut path: Vec<usize> = Vec::new();
+        let mut prev: &[u8] = &[];
+        for (bytes, id) in sorted {
+            let shared = prev.iter().zip(bytes).take_while(|(a, b)| a == b).count();
+            while path.len() > shared {
+                let n = path.pop().unwrap();
+                t.end[n] = t.byte.len() as u32;
+            }
+            for b in &bytes[shared..] {
+                path.push(t.byte.len());
+                t.byte.push(*b);
+                t.end.push(0);
+                t.first_id.push(t.ids.len() as u32);
+            }
+            t.ids.push(id);
+            prev = bytes;
+        }
+        for n in path {
+            t.end[n] = t.byte.len() as u32;
+        }
+        t.first_id.push(t.ids.len() as u32);
+        t
+    }
+
+    /// Walks every token from `start`: `step(state, byte)` is the automaton's next state, or
+    /// `None` where it cannot go on (the token and every longer one with that prefix are
+    /// skipped); `visit(state, ids)` sees each token that gets through whole, with the state
+    /// it ends in.
+    pub fn walk<S: Copy>(&self, start: S, mut step: impl FnMut(S, u8) -> Option<S>, mut visit: impl FnMut(S, &[u32])) {
+        let mut ancestors: Vec<(u32, S)> = Vec::new();
+        let mut n = 0usize;
+        while n < self.byte.len() {
+            while ancestors.last().is_some_and(|(end, _)| n as u32 >= *end) {
+                ancestors.pop();
+            }
+            let from = ancestors.last().map_or(start, |(_, s)| *s);
+            match step(from, self.byte[n]) {
+                None => n = self.end[n] as usize,
+                Some(s) => {
+                    let ids = &self.ids[self.first_id[n] as usize..self.first_id[n + 1] as usize];
+                    if !ids.is_empty() {
+                        visit(s, ids);
+                    }
+                    ancestors.push((self.end[n], s));
+                    n += 1;
+                }
+            }
+        }
+    }
+
+    /// Bytes the trie holds (for memory figures).
+    pub fn bytes(&self) -> usize {
+        self.byte.len() * 9 + self.ids.len() * 4
     }
 }
 

@@ -7,5 +7,5 @@ pub mod numeric;
 mod row;
 pub mod unique;
 
-pub use compile::{compile, Compiled};
+pub use compile::{check_automaton, compile, Compiled};
 pub use row::{Pick, RowConstraint};

@@ -67,7 +67,17 @@ impl<'a> RowConstraint<'a> {
         if self.is_stop(tokens, id) {
             return self.c.is_final(self.state) && self.tracker.clone().finish().is_ok();
         }
-        self.c.walk(self.state, bytes).is_some() && self.tracker.accepts(bytes)
+        let Some(next) = self.c.walk(self.state, bytes) else { return false };
+        let mut t = self.tracker.clone();
+        if t.push_bytes(bytes).is_err() {
+            return false;
+        }
+        // Inside a string with a length bound, the pattern must still be able to finish
+        // within it: without this a token can lead where no answer is valid any more.
+        match t.in_string() {
+            Some(st) if !st.escape => st.max.is_none_or(|m| st.count + self.c.chars_before_quote(next) <= m),
+            _ => true,
+        }
     }
 
     fn is_stop(&self, tokens: &TokenText, id: u32) -> bool {

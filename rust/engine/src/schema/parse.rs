@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::normalize::{normalize, DEFAULT_MAX_STRING_LENGTH, UNSUPPORTED};
+use crate::automaton::{Automaton, Budget};
 use super::{alternatives, child_path, disjoint, pattern, Bound, Format, Node, NodeId, Property, SchemaIr};
 use crate::error::{Error, Result};
 
@@ -90,6 +91,13 @@ struct Parser<'a> {
     ref_stack: Vec<String>,
 }
 
+/// A `pattern`, `enum` or `const` whose automaton alone is over the compile budget is refused
+/// here, where its path is known, before the whole schema's automaton is built.
+fn within_budget(regex: &str, what: &str) -> Result<()> {
+    let budget = Budget::current();
+    Automaton::build(regex, &budget, &budget.deadline()).map(drop).map_err(|e| e.at(what))
+}
+
 fn unsupported(path: &str, what: impl std::fmt::Display) -> Error {
     Error::UnsupportedSchema(format!("{path}: {what}"))
 }
@@ -137,6 +145,7 @@ impl<'a> Parser<'a> {
         }
         if let Some(c) = obj.get("const") {
             self.only_with(obj, path, "const", &["type"])?;
+            within_budget(&super::regex::enum_regex(std::slice::from_ref(c)), &format!("{}: the `const` value", child_path(path, "const")))?;
             return Ok(self.push(Node::Enum(vec![c.clone()])));
         }
         if let Some(e) = obj.get("enum") {
@@ -152,6 +161,7 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
+            within_budget(&super::regex::enum_regex(values), &format!("{}: the `enum`", child_path(path, "enum")))?;
             return Ok(self.push(Node::Enum(values.clone())));
         }
         for (key, one_of) in [("anyOf", false), ("oneOf", true)] {
@@ -401,7 +411,17 @@ impl<'a> Parser<'a> {
                 if format.is_some() {
                     return Err(unsupported(path, "`pattern` together with `format` is not supported"));
                 }
-                (Some(pattern::body_regex(p, path)?), Some(p.clone()))
+                let body = pattern::body_regex(p, path)?;
+                let at = child_path(path, "pattern");
+                if max_length.is_some_and(|m| body.min_chars > m) {
+                    return Err(unsupported(&at, format_args!(
+                        "no string can match: the pattern's shortest match has {} characters, more than maxLength {} (the schema's own, or the task's max_string_length where the schema sets none)",
+                        body.min_chars,
+                        max_length.unwrap_or_default()
+                    )));
+                }
+                within_budget(&format!("(?:{})", body.regex), &format!("{at}: the pattern"))?;
+                (Some(body.regex), Some(p.clone()))
             }
             Some(_) => return Err(bad(path, "`pattern` must be a string")),
         };

@@ -9,7 +9,14 @@ use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassU
 
 use crate::error::{Error, Result};
 
-pub fn body_regex(pattern: &str, path: &str) -> Result<String> {
+/// A `pattern` ready for the constraint: its regex fragment, and the fewest characters a
+/// string matching it has (to refuse, at load, a pattern no string within its length bound matches).
+pub struct Body {
+    pub regex: String,
+    pub min_chars: u64,
+}
+
+pub fn body_regex(pattern: &str, path: &str) -> Result<Body> {
     let err = |what: String| Error::UnsupportedSchema(format!("{path}: pattern {pattern:?}: {what}"));
     let hir = regex_syntax::ParserBuilder::new()
         .build()
@@ -19,7 +26,20 @@ pub fn body_regex(pattern: &str, path: &str) -> Result<String> {
     // the (de-anchored) pattern also contains a match, so generating full matches is sound.
     let hir = strip_edge_anchors(hir);
     let safe = restrict(&hir).map_err(err)?;
-    Ok(safe.to_string())
+    Ok(Body { regex: safe.to_string(), min_chars: min_chars(&safe) })
+}
+
+/// The fewest characters `hir` matches (saturating: a huge counted repetition is "many").
+fn min_chars(hir: &Hir) -> u64 {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 0,
+        HirKind::Literal(lit) => String::from_utf8_lossy(&lit.0).chars().count() as u64,
+        HirKind::Class(_) => 1,
+        HirKind::Repetition(rep) => u64::from(rep.min).saturating_mul(min_chars(&rep.sub)),
+        HirKind::Capture(cap) => min_chars(&cap.sub),
+        HirKind::Concat(parts) => parts.iter().map(min_chars).fold(0, u64::saturating_add),
+        HirKind::Alternation(parts) => parts.iter().map(min_chars).min().unwrap_or(0),
+    }
 }
 
 fn strip_edge_anchors(hir: Hir) -> Hir {

@@ -69,15 +69,18 @@ fn node_regex(ir: &SchemaIr, id: NodeId) -> String {
         ),
         Node::Boolean => "(?:true|false)".to_string(),
         Node::Null => "null".to_string(),
-        Node::Enum(values) => {
-            let alts: Vec<String> = values.iter().map(|v| esc(&to_json(v))).collect();
-            format!("(?:{})", alts.join("|"))
-        }
+        Node::Enum(values) => enum_regex(values),
         Node::AnyOf { branches, .. } => {
             let alts: Vec<String> = branches.iter().map(|b| node_regex(ir, *b)).collect();
             format!("(?:{})", alts.join("|"))
         }
     }
+}
+
+/// One of the values, written as the layout writes them.
+pub fn enum_regex(values: &[serde_json::Value]) -> String {
+    let alts: Vec<String> = values.iter().map(|v| esc(&to_json(v))).collect();
+    format!("(?:{})", alts.join("|"))
 }
 
 /// `p0(?:, p1(?:, p2(?:, item)*)?)?`: each position its own schema, counts left to the
