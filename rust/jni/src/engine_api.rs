@@ -50,6 +50,11 @@ pub fn init(ort_path: &str) -> Result<()> {
     Ok(())
 }
 
+/// The operator's schema compile budget (`flinkllm.schema-budget`), set once before any task opens.
+pub fn set_schema_budget(setting: &str) -> Result<()> {
+    flinkllm_engine::automaton::Budget::set_operator(setting).map(drop)
+}
+
 /// The task Java names: a task file's path, or (with `inline` set) a task document labelled
 /// `task`, whose relative paths resolve against the working directory.
 pub fn task_source(task: String, inline: Option<String>) -> TaskSource {

@@ -55,6 +55,14 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_init<'l>(mut env: JNIEnv<'
 }
 
 #[no_mangle]
+pub extern "system" fn Java_io_flinkllm_engine_Engine_setSchemaBudget<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>, setting: JString<'l>) {
+    entry(&mut env, (), |env| {
+        let setting = rust_string(env, &setting, "schemaBudget")?;
+        Ok(engine_api::set_schema_budget(&setting)?)
+    })
+}
+
+#[no_mangle]
 pub extern "system" fn Java_io_flinkllm_engine_Engine_outputType<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,

@@ -16,6 +16,13 @@ public final class Engine {
     public static native void init(String onnxRuntimePath);
 
     /**
+     * Sets the operator's schema compile budget (the system property {@value NativeLibrary#SCHEMA_BUDGET_PROPERTY};
+     * the engine reads the environment variable {@code FLINKLLM_SCHEMA_BUDGET} itself), e.g.
+     * {@code max-states=50000, max-memory-mib=64}. Called once, at load, before any task opens.
+     */
+    public static native void setSchemaBudget(String setting);
+
+    /**
      * The Flink SQL type of the task's output, e.g. {@code ROW<`a` STRING NOT NULL, `b`
      * BIGINT>}, read from the task file and its JSON schema without loading the model.
      *

@@ -46,6 +46,11 @@ public final class NativeLibrary {
     public static final String LIB_PATH_ENV = "FLINKLLM_LIBRARY_PATH";
     public static final String DIR_PROPERTY = "flinkllm.native.dir";
     public static final String DIR_ENV = "FLINKLLM_NATIVE_DIR";
+    /**
+     * The operator's schema compile budget; the engine reads {@code FLINKLLM_SCHEMA_BUDGET} from
+     * the environment itself. Not a flinkllm option: a job's {@code SET} cannot raise it.
+     */
+    public static final String SCHEMA_BUDGET_PROPERTY = "flinkllm.schema-budget";
 
     /** Written next to the libraries by the build: logical name → file name, per platform. */
     static final String INDEX = "libraries.properties";
@@ -131,6 +136,11 @@ public final class NativeLibrary {
         if (onnxRuntime == null) {
             throw new NativeLibraryException("libflinkllm loaded from " + flinkllm + " but could not bind ONNX Runtime; tried:\n  " + String.join("\n  ", tried)
                     + "\nPoint " + ORT_PATH_PROPERTY + " / " + ORT_PATH_ENV + " at the ONNX Runtime library libflinkllm was built against.", null);
+        }
+        String budget = System.getProperty(SCHEMA_BUDGET_PROPERTY);
+        if (budget != null) {
+            // A malformed budget fails the load with the engine's message, naming the part.
+            Engine.setSchemaBudget(budget);
         }
         LOG.info("flinkllm native libraries loaded: onnxruntime={}, flinkllm={}", onnxRuntime, flinkllm);
         return new Loaded(onnxRuntime, flinkllm);

@@ -301,6 +301,11 @@ public class ModelProviderSqlTest {
             {"label STRING", "'schema' = '{not json'", "'schema' is not JSON"},
             {"label STRING, e INT", "'error-string-column' = 'e'", "'error-string-column' column 'e' must be a nullable STRING, not INT"},
             {"label STRING", "'error-string-column' = 'e'", "'error-string-column' names 'e', which is not an OUTPUT column"},
+            // Schemas whose constraint would hang or exhaust a task manager fail here, at submit.
+            {"v STRING", "'output.v.pattern' = '^.{0,20000}$'", "#/properties/v/pattern: the pattern needs more than 20000 automaton states"},
+            {"v STRING", "'output.v.pattern' = '^(a|b)*a(a|b){20}$'", "#/properties/v/pattern: the pattern needs more than 32 MiB to compile"},
+            {"v VARCHAR(100)", "'output.v.pattern' = '^[0-9a-f]{1000}$'",
+                "#/properties/v/pattern: no string can match: the pattern's shortest match has 1000 characters, more than maxLength 100"},
         };
         for (String[] c : cases) {
             assertPlanningError(createModel("m", "message STRING", c[0], c[1]), "message", c[2]);
