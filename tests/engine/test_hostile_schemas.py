@@ -70,15 +70,7 @@ def test_hostile_schemas_answer_or_are_refused_within_the_budget(flinkllm, engin
         if baseline is None:
             baseline = rss
         figures.append((name, seconds, rss, rss - baseline, "answered" if code == 0 else err.strip().splitlines()[-1][:150]))
-        if expect == "answers":
-            assert code == 0, f"{name}: {err[-2000:]}"
-            with open(out, encoding="utf-8") as f:
-                lines = [json.loads(l) for l in f]
-            assert len(lines) == 3, f"{name}: {lines}"
-            for line in lines:
-                assert "output" in line, f"{name}: {line}"
-                jsonschema.validate(line["output"], schema)
-        elif expect == "GenerationLimit":
+        if expect in ("answers", "GenerationLimit"):
             assert code == 0, f"{name}: {err[-2000:]}"
             with open(out, encoding="utf-8") as f:
                 lines = [json.loads(l) for l in f]
@@ -87,7 +79,7 @@ def test_hostile_schemas_answer_or_are_refused_within_the_budget(flinkllm, engin
                 if "output" in line:
                     jsonschema.validate(line["output"], schema)
                 else:
-                    assert line["error"].startswith("GenerationLimit: "), f"{name}: {line}"
+                    assert expect == "GenerationLimit" and line["error"].startswith("GenerationLimit: "), f"{name}: {line}"
         else:
             assert code != 0, f"{name}: loaded, but it must be refused ({expect})"
             assert err.startswith("flinkllm: UnsupportedSchema: ") or err.startswith("flinkllm: InvalidTask: "), f"{name}: {err[-2000:]}"
