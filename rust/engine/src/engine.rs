@@ -330,6 +330,7 @@ impl Decoding {
                 compiled: self.constraint.clone(),
                 prefix: self.prefix.clone(),
                 config: self.batch,
+                confidence: self.spec.settings.confidence.clone(),
             };
             *running = Some(Arc::new(Scheduler::start(shared)?));
         }
@@ -370,7 +371,7 @@ impl Decoding {
         };
         match scheduler {
             Some(s) => s.run(Request { ids, sampling, rng_input: input.to_string(), limits }),
-            None => generate::constrained(&self.model, &self.constraint, &self.prefix, ids, &sampling, input, &limits),
+            None => generate::constrained(&self.model, &self.constraint, &self.prefix, ids, &sampling, input, &limits, s.confidence.as_ref()),
         }
     }
 }

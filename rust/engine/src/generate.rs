@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::cache::Slots;
+use crate::confidence::{self, Calibration, Choice};
 use crate::constraint::{Compiled, RowConstraint};
 use crate::error::{Error, Result};
 use crate::model::{Kv, Model};
@@ -50,6 +51,9 @@ pub struct RowStats {
     pub token_passes: usize,
     pub token_time_share: Duration,
     pub total_time: Duration,
+    /// Each label field's calibrated confidence, by path, in the order written; empty unless
+    /// the task asks for confidence (`confidence::label_confidence`).
+    pub confidence: Vec<(String, f64)>,
 }
 
 /// One forward pass as a row sees it: its wall time and what it carried.
@@ -122,11 +126,21 @@ pub struct RowDecoder<'a> {
     pending: Vec<u32>,
     /// Positions already in this row's cache (prefix included).
     cached: usize,
+    /// With the task's calibration when it asks for confidence: the model's choices so far.
+    confidence: Option<(&'a Calibration, Vec<Choice>)>,
 }
 
 impl<'a> RowDecoder<'a> {
     /// A row to decode after `cached` tokens of prefix cache, from its remaining `prompt`.
-    pub fn new(compiled: &'a Compiled, cached: usize, prompt: Vec<u32>, sampling: Sampling, rng_input: &str, limits: RowLimits) -> Self {
+    pub fn new(
+        compiled: &'a Compiled,
+        cached: usize,
+        prompt: Vec<u32>,
+        sampling: Sampling,
+        rng_input: &str,
+        limits: RowLimits,
+        confidence: Option<&'a Calibration>,
+    ) -> Self {
         RowDecoder {
             compiled,
             rc: RowConstraint::new(compiled),
@@ -137,6 +151,7 @@ impl<'a> RowDecoder<'a> {
             started: Instant::now(),
             pending: prompt,
             cached,
+            confidence: confidence.map(|c| (c, Vec::new())),
         }
     }
 
@@ -229,7 +244,12 @@ impl<'a> RowDecoder<'a> {
         let t = Instant::now();
         let pick = self.rc.pick(tokens)?;
         let id = sampler::choose(logits, &pick, &self.sampling, &mut self.rng)?;
+        let logp = self.confidence.is_some().then(|| sampler::log_prob(logits, &pick, id));
+        let start = self.rc.text.len();
         let stop = self.rc.advance(tokens, id)?;
+        if let (Some((_, choices)), Some(logp)) = (self.confidence.as_mut(), logp) {
+            choices.push(Choice { start, end: self.rc.text.len(), logp });
+        }
         self.stats.constraint_time += t.elapsed();
         if stop {
             return self.finish().map(Some);
@@ -259,6 +279,9 @@ impl<'a> RowDecoder<'a> {
             .validate(&value)
             .map_err(|e| Error::Runtime(format!("output failed schema validation ({e}): {text}")))?;
         let mut stats = self.stats.clone();
+        if let Some((calibration, choices)) = &self.confidence {
+            stats.confidence = confidence::label_confidence(&self.compiled.ir, text.as_bytes(), choices, calibration);
+        }
         stats.total_time = self.started.elapsed();
         Ok((value, stats))
     }
@@ -274,9 +297,10 @@ pub fn constrained(
     sampling: &Sampling,
     rng_input: &str,
     limits: &RowLimits,
+    confidence: Option<&Calibration>,
 ) -> Result<(Value, RowStats)> {
     let tokens = &model.tokens;
-    let mut row = RowDecoder::new(compiled, past.len, prompt, *sampling, rng_input, *limits);
+    let mut row = RowDecoder::new(compiled, past.len, prompt, *sampling, rng_input, *limits, confidence);
     // Packed models: the row's own cache (after the shared prefix `past`) grows in place,
     // as a batch of one. Others: each pass returns the whole cache.
     let mut slots = if model.is_packed() { Some(Slots::single(model, 64)?) } else { None };

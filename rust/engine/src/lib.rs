@@ -12,6 +12,7 @@ pub mod automaton;
 mod batch;
 mod cache;
 mod confine;
+pub mod confidence;
 pub mod constraint;
 pub mod encoder;
 mod engine;

@@ -76,6 +76,24 @@ pub fn choose(logits: &[f32], pick: &Pick, s: &Sampling, rng: &mut ChaCha8Rng) -
     outside.into_iter().map(|(i, _)| i).find(|i| pick.confirm(*i)).map(|i| i as u32).ok_or_else(dead_end)
 }
 
+/// The log-probability of `id` among the tokens `pick` allows (the model's distribution
+/// renormalised over them): 0 where it was the only one.
+pub fn log_prob(logits: &[f32], pick: &Pick, id: u32) -> f64 {
+    let chosen = logits[id as usize] as f64;
+    let (mut max, mut n) = (f64::NEG_INFINITY, 0usize);
+    for (i, l) in logits.iter().enumerate() {
+        if pick.allows(i) {
+            max = max.max(*l as f64);
+            n += 1;
+        }
+    }
+    if n <= 1 {
+        return 0.0;
+    }
+    let sum: f64 = logits.iter().enumerate().filter(|(i, _)| pick.allows(*i)).map(|(_, l)| (*l as f64 - max).exp()).sum();
+    (chosen - max - sum.ln()).min(0.0)
+}
+
 fn dead_end() -> Error {
     Error::Runtime("no token satisfies the schema here (conflicting pattern and length bounds?)".into())
 }

@@ -74,6 +74,12 @@ struct TaskFile {
     /// Bound for strings whose schema gives no `maxLength` (schema::DEFAULT_MAX_STRING_LENGTH).
     #[serde(default)]
     max_string_length: Option<u64>,
+    /// Report each label field's confidence with the answer (`confidence`).
+    #[serde(default)]
+    confidence: Option<bool>,
+    /// Per label field, the map from raw to calibrated confidence (`flinkllm calibrate` writes it).
+    #[serde(default)]
+    calibration: Option<crate::confidence::Calibration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +136,9 @@ pub struct TaskOptions {
     pub batch: BatchConfig,
     /// Directories the task file, the files it names and the model may be read from.
     pub allowed_paths: AllowedPaths,
+    /// Report label confidence uncalibrated, whatever the task file says: what a calibration
+    /// is fitted on (`flinkllm calibrate`).
+    pub raw_confidence: bool,
 }
 
 // Floats compare by their bits: options are a sharing key, and two spellings of one value
@@ -139,12 +148,12 @@ impl Eq for TaskOptions {}
 impl Hash for TaskOptions {
     fn hash<H: Hasher>(&self, h: &mut H) {
         (&self.model, self.max_new_tokens, self.threads, self.temperature.map(f32::to_bits), self.top_p.map(f32::to_bits)).hash(h);
-        (self.seed, self.context_overflow, &self.models_dir, &self.ort_library, self.batch, &self.allowed_paths).hash(h);
+        (self.seed, self.context_overflow, &self.models_dir, &self.ort_library, self.batch, &self.allowed_paths, self.raw_confidence).hash(h);
     }
 }
 
 /// Effective decoding settings after defaults and overrides.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub max_new_tokens: usize,
     pub temperature: f32,
@@ -160,6 +169,8 @@ pub struct Settings {
     /// `max_new_tokens` was derived (from the schema, or the default), not given: the
     /// task may lower it to fit the model's context window.
     pub cap_derived: bool,
+    /// The label fields' calibration when the task asks for confidence (`confidence: true`).
+    pub confidence: Option<crate::confidence::Calibration>,
 }
 
 /// The token cap of a task that gives none and whose schema leaves some string or array
@@ -373,6 +384,10 @@ impl TaskSpec {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8))),
             context_overflow: overflow,
             max_context_size: f.max_context_size,
+            confidence: match confidence_settings(f.confidence, f.calibration, &ir, kind.is_encoder()).map_err(|e| invalid(path, e))? {
+                _ if opts.raw_confidence => Some(crate::confidence::Calibration::new()),
+                asked => asked,
+            },
         };
         if settings.max_context_size == Some(0) {
             return Err(invalid(path, "max_context_size must be at least 1"));
@@ -427,4 +442,26 @@ impl TaskSpec {
     pub fn example_answer(&self, ex: &Example) -> String {
         layout::to_json(&render::canonical(&self.ir, self.ir.root, &ex.output))
     }
+}
+
+/// `confidence` and `calibration` of a task file: calibrations only for label fields, and
+/// only on generation tasks (an encoder's score is its own).
+fn confidence_settings(
+    asked: Option<bool>,
+    calibration: Option<crate::confidence::Calibration>,
+    ir: &SchemaIr,
+    encoder: bool,
+) -> std::result::Result<Option<crate::confidence::Calibration>, String> {
+    if encoder && (asked.is_some() || calibration.is_some()) {
+        return Err("confidence and calibration apply to generation tasks".into());
+    }
+    let calibration = calibration.unwrap_or_default();
+    let labels = crate::confidence::label_fields(ir);
+    if let Some(field) = calibration.keys().find(|f| !labels.contains(f)) {
+        return Err(format!("calibration names {field:?}, which is not a label field of the schema (label fields: {labels:?})"));
+    }
+    if let Some((field, _)) = calibration.iter().find(|(_, p)| !(p.a.is_finite() && p.b.is_finite() && p.a > 0.0)) {
+        return Err(format!("calibration of {field:?}: a must be a positive number and b a number"));
+    }
+    Ok(asked.unwrap_or(false).then_some(calibration))
 }

@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub compiled: Arc<Compiled>,
     pub prefix: Arc<Kv>,
     pub config: BatchConfig,
+    /// The task's calibration when it asks for confidence.
+    pub confidence: Option<crate::confidence::Calibration>,
 }
 
 pub(crate) struct Scheduler {

@@ -57,6 +57,7 @@ fn serve(shared: &Shared, rx: &Receiver<Queued>) {
                     request.row.sampling,
                     &request.row.rng_input,
                     request.row.limits,
+                    shared.confidence.as_ref(),
                 );
                 Live { decoder, request }
             })
