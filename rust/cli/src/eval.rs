@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use flinkllm_engine::{BatchConfig, Task, TaskOptions};
+use flinkllm_engine::confidence;
+use flinkllm_engine::{BatchConfig, RowStats, Task, TaskOptions};
 use serde_json::{json, Map, Value};
 
+use crate::calibration::{self, Prediction};
 use crate::figures::{percentile, round};
 use crate::input::peak_rss_mb;
 use crate::score::Scorer;
@@ -42,13 +44,13 @@ pub struct EvalArgs {
     answers: Option<PathBuf>,
 }
 
-struct Labelled {
-    text: String,
-    expected: Map<String, Value>,
+pub(crate) struct Labelled {
+    pub text: String,
+    pub expected: Map<String, Value>,
 }
 
 pub fn eval(a: EvalArgs) -> Result<(), CliError> {
-    let rows = read_labelled(&a)?;
+    let rows = read_labelled(&a.rows_from.input, &a.rows_from.field, a.rows)?;
     let tasks = if a.tasks.is_empty() { vec![a.rows_from.task.task.clone()] } else { a.tasks.clone() };
     let models: Vec<Option<String>> = if a.models.is_empty() { vec![None] } else { a.models.iter().cloned().map(Some).collect() };
     let mut lines = Vec::new();
@@ -71,21 +73,65 @@ pub fn eval(a: EvalArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn read_labelled(a: &EvalArgs) -> Result<Vec<Labelled>, CliError> {
-    let text = std::fs::read_to_string(&a.rows_from.input).map_err(|e| CliError(format!("{}: {e}", a.rows_from.input.display())))?;
-    let mut rows = Vec::new();
+/// Labelled rows of `input`: each line's `field` text and its `expected` object.
+pub(crate) fn read_labelled(input: &std::path::Path, field: &str, rows: Option<usize>) -> Result<Vec<Labelled>, CliError> {
+    let text = std::fs::read_to_string(input).map_err(|e| CliError(format!("{}: {e}", input.display())))?;
+    let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let bad = |what: &str| CliError(format!("{}:{}: {what}", a.rows_from.input.display(), i + 1));
+        let bad = |what: &str| CliError(format!("{}:{}: {what}", input.display(), i + 1));
         let v: Value = serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
-        let text = v.get(&a.rows_from.field).and_then(Value::as_str).ok_or_else(|| bad(&format!("no string field {:?}", a.rows_from.field)))?;
+        let text = v.get(field).and_then(Value::as_str).ok_or_else(|| bad(&format!("no string field {field:?}")))?;
         let expected = v.get("expected").and_then(Value::as_object).ok_or_else(|| bad("no `expected` object"))?;
-        rows.push(Labelled { text: text.to_string(), expected: expected.clone() });
+        out.push(Labelled { text: text.to_string(), expected: expected.clone() });
     }
-    rows.truncate(a.rows.unwrap_or(usize::MAX));
-    if rows.is_empty() {
-        return Err(CliError(format!("{}: no labelled rows", a.rows_from.input.display())));
+    out.truncate(rows.unwrap_or(usize::MAX));
+    if out.is_empty() {
+        return Err(CliError(format!("{}: no labelled rows", input.display())));
     }
-    Ok(rows)
+    Ok(out)
+}
+
+/// Runs every row, `concurrency` of them in flight (sharing passes): each row's result and
+/// its latency in ms, in row order.
+pub(crate) fn answer_rows(task: &Task, rows: &[Labelled], concurrency: usize) -> Vec<(flinkllm_engine::Result<(Value, RowStats)>, f64)> {
+    let inputs: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let timed = |input: &str| {
+        let t = Instant::now();
+        (task.run_with_stats(input), t.elapsed().as_secs_f64() * 1e3)
+    };
+    if concurrency <= 1 {
+        return inputs.iter().map(|i| timed(i)).collect();
+    }
+    std::thread::scope(|s| {
+        let chunks: Vec<_> = inputs.chunks(inputs.len().div_ceil(concurrency)).collect();
+        let handles: Vec<_> = chunks.iter().map(|c| s.spawn(|| c.iter().map(|i| timed(i)).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+/// Each label field's predictions over the rows labelled with it (rows that failed are left
+/// out: they have no confidence), fields in the schema's order.
+pub(crate) fn label_predictions(task: &Task, rows: &[Labelled], results: &[(flinkllm_engine::Result<(Value, RowStats)>, f64)]) -> Vec<(String, Vec<Prediction>)> {
+    let mut out: Vec<(String, Vec<Prediction>)> = Vec::new();
+    for (path, values) in confidence::label_values(&task.spec().ir) {
+        let positive = (values.len() == 2).then(|| values[1].clone());
+        let mut preds = Vec::new();
+        for (row, (result, _)) in rows.iter().zip(results) {
+            let (Some(want), Ok((answer, stats))) = (row.expected.get(&path), result) else { continue };
+            let Some(p) = stats.confidence.iter().find(|(f, _)| *f == path).map(|(_, p)| *p) else { continue };
+            let got = answer.get(&path);
+            let correct = got == Some(want);
+            preds.push(Prediction {
+                p,
+                correct,
+                positive: positive.as_ref().map(|pos| (got == Some(pos), want == pos)),
+            });
+        }
+        if !preds.is_empty() {
+            out.push((path, preds));
+        }
+    }
+    out
 }
 
 fn run_one(
@@ -101,20 +147,7 @@ fn run_one(
     let task = Task::load(task_file, &options)?;
     let open_ms = opened.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
-    let inputs: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-    let timed = |input: &str| {
-        let t = Instant::now();
-        (task.run_with_stats(input), t.elapsed().as_secs_f64() * 1e3)
-    };
-    let results: Vec<_> = if concurrency == 1 {
-        inputs.iter().map(|i| timed(i)).collect()
-    } else {
-        std::thread::scope(|s| {
-            let chunks: Vec<_> = inputs.chunks(inputs.len().div_ceil(concurrency)).collect();
-            let handles: Vec<_> = chunks.iter().map(|c| s.spawn(|| c.iter().map(|i| timed(i)).collect::<Vec<_>>())).collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        })
-    };
+    let results = answer_rows(&task, rows, concurrency);
     let secs = started.elapsed().as_secs_f64().max(1e-9);
 
     let mut scorer = Scorer::default();
@@ -149,6 +182,7 @@ fn run_one(
         }
     }
     latencies.sort_by(f64::total_cmp);
+    let confidence: Map<String, Value> = label_predictions(&task, rows, &results).iter().map(|(f, p)| (f.clone(), calibration::report(p))).collect();
     let ok = rows.len() - errors.values().filter_map(Value::as_u64).sum::<u64>() as usize;
     let (_, precision) = task.model_name();
     Ok(json!({
@@ -160,6 +194,8 @@ fn run_one(
         "schema_valid": ok,
         "errors": errors,
         "scores": scorer.report(),
+        // Label fields of a task that reports confidence: how well it says how often it is right.
+        "confidence": confidence,
         "rows_per_s": round(rows.len() as f64 / secs, 3),
         "p50_ms": round(percentile(&latencies, 0.5), 1),
         "p99_ms": round(percentile(&latencies, 0.99), 1),
@@ -197,6 +233,18 @@ fn print_table(lines: &[Value]) {
                     .collect()
             })
             .unwrap_or_default();
+        let confidence: Vec<String> = l["confidence"]
+            .as_object()
+            .map(|c| {
+                c.iter()
+                    .map(|(field, f)| {
+                        let auc = f.get("auc").and_then(Value::as_f64).map_or(String::new(), |a| format!(" AUC {a:.3}"));
+                        format!("{field} ECE {:.3}{auc} acc@80% {:.2}", f["ece"].as_f64().unwrap_or(0.0), f["accuracy_at_80"].as_f64().unwrap_or(0.0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let scores = if confidence.is_empty() { scores } else { [scores, vec![format!("| confidence: {}", confidence.join(", "))]].concat() };
         println!(
             "{:<28} {:<36} {:>5} {:>6} {:>6} {:>7} {:>8} {:>8} {:>7} {:>7} {:>8}  {}",
             task,

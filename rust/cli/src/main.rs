@@ -1,6 +1,8 @@
 //! `flinkllm`: run a task over a JSONL file, benchmark it, or decode a raw prompt.
 
 mod bench;
+mod calibrate;
+mod calibration;
 mod embed;
 mod eval;
 mod figures;
@@ -32,6 +34,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Accuracy on labelled JSONL rows (`expected` objects) per model and task variant, with speed and memory.
     Eval(eval::EvalArgs),
+    /// Fit each label field's confidence calibration on labelled rows and write it into the task file.
+    Calibrate(calibrate::CalibrateArgs),
     /// Sentence embeddings of JSONL input with an encoder model (one JSON line per row).
     Embed(embed::EmbedArgs),
     /// Greedy, unconstrained decoding of a raw prompt (fidelity checks).
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::bench(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
         Command::Embed(a) => embed::embed(a),
         Command::Generate(a) => generate::generate(a),
         Command::Prompt(a) => prompt::prompt(a),

@@ -39,6 +39,9 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
                 Ok((v, stats)) => {
                     gen_tokens += stats.generated_tokens;
                     line.insert("output".into(), v);
+                    if !stats.confidence.is_empty() {
+                        line.insert("confidence".into(), Value::Object(stats.confidence.into_iter().map(|(k, p)| (k, p.into())).collect()));
+                    }
                     ok += 1;
                 }
                 Err(e) => {
