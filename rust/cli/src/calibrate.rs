@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use flinkllm_engine::{BatchConfig, Task, TaskOptions};
+use flinkllm_engine::confidence::Basis;
+use flinkllm_engine::{BatchConfig, RowStats, Task, TaskOptions};
 use serde_json::{json, Map, Value};
 
 use crate::calibration::{self, Prediction};
@@ -45,7 +46,12 @@ pub fn calibrate(a: CalibrateArgs) -> Result<(), CliError> {
     let options = TaskOptions { raw_confidence: true, batch: BatchConfig::batched(a.concurrency.max(1)), ..a.rows_from.task.options()? };
     let task = Task::load(task_file, &options)?;
     let results = answer_rows(&task, &rows, a.concurrency);
-    let fields = label_predictions(&task, &rows, &results);
+    let raw = |basis: Basis| {
+        move |stats: &RowStats, field: &str| stats.labels.iter().find(|l| l.field == field).map(|l| l.of(basis))
+    };
+    let own = label_predictions(&task, &rows, &results, raw(Basis::Field));
+    let path = label_predictions(&task, &rows, &results, raw(Basis::Path));
+    let fields: Vec<(String, Vec<Prediction>, Vec<Prediction>)> = own.into_iter().zip(path).map(|((f, o), (_, p))| (f, o, p)).collect();
     if fields.is_empty() {
         return Err(CliError(format!("{}: no label field of the task is in the rows' `expected` objects", a.rows_from.input.display())));
     }
@@ -53,13 +59,15 @@ pub fn calibrate(a: CalibrateArgs) -> Result<(), CliError> {
         cross_fit(&a, &fields)?;
     }
     let mut fitted = Map::new();
-    for (field, preds) in &fields {
-        let f = calibration::fit(preds);
+    for (field, own, path) in &fields {
+        let f = calibration::fit_field(own, path);
+        let preds = if f.basis == Basis::Field { own } else { path };
         let after: Vec<Prediction> = preds.iter().map(|p| Prediction { p: f.apply(p.p), ..*p }).collect();
         eprintln!(
-            "{field}: {} rows, accuracy {:.3}, ECE {:.3} → {:.3}, Brier {:.3} → {:.3} (a = {:.3}, b = {:.3})",
+            "{field}: {} rows, accuracy {:.3}, {:?} probability, ECE {:.3} → {:.3}, Brier {:.3} → {:.3} (a = {:.3}, b = {:.3})",
             preds.len(),
             preds.iter().filter(|p| p.correct).count() as f64 / preds.len() as f64,
+            f.basis,
             calibration::ece(preds),
             calibration::ece(&after),
             calibration::brier(preds),
@@ -67,7 +75,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<(), CliError> {
             f.a,
             f.b
         );
-        fitted.insert(field.clone(), json!({"a": f.a, "b": f.b}));
+        fitted.insert(field.clone(), serde_json::to_value(f).map_err(|e| CliError(e.to_string()))?);
     }
     if a.dry_run {
         println!("{}", Value::Object(fitted));
@@ -78,18 +86,20 @@ pub fn calibrate(a: CalibrateArgs) -> Result<(), CliError> {
 
 /// Each field's predictions calibrated by a fit on the other folds: how the calibration does
 /// on rows it never saw.
-fn cross_fit(a: &CalibrateArgs, fields: &[(String, Vec<Prediction>)]) -> Result<(), CliError> {
+fn cross_fit(a: &CalibrateArgs, fields: &[(String, Vec<Prediction>, Vec<Prediction>)]) -> Result<(), CliError> {
     let mut held_out_file = match &a.held_out {
         Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| CliError(format!("{}: {e}", p.display())))?),
         None => None,
     };
-    for (field, preds) in fields {
-        let size = preds.len().div_ceil(a.folds);
-        let mut held: Vec<Prediction> = Vec::with_capacity(preds.len());
+    for (field, own, path) in fields {
+        let size = own.len().div_ceil(a.folds);
+        let mut held: Vec<Prediction> = Vec::with_capacity(own.len());
         for k in 0..a.folds {
-            let range = (k * size).min(preds.len())..((k + 1) * size).min(preds.len());
-            let train: Vec<Prediction> = preds.iter().enumerate().filter(|(i, _)| !range.contains(i)).map(|(_, p)| *p).collect();
-            let f = calibration::fit(&train);
+            let range = (k * size).min(own.len())..((k + 1) * size).min(own.len());
+            let train = |preds: &[Prediction]| -> Vec<Prediction> { preds.iter().enumerate().filter(|(i, _)| !range.contains(i)).map(|(_, p)| *p).collect() };
+            // The basis is chosen inside the fold too: the held-out rows play no part in it.
+            let f = calibration::fit_field(&train(own), &train(path));
+            let preds = if f.basis == Basis::Field { own } else { path };
             held.extend(preds[range].iter().map(|p| Prediction { p: f.apply(p.p), ..*p }));
         }
         eprintln!("{field}: held out ({} folds): {}", a.folds, calibration::report(&held));

@@ -1,7 +1,7 @@
 //! How well label confidences say how often answers are right (`flinkllm eval`), and fitting
 //! the per-field calibration that makes them say it (`flinkllm calibrate`).
 
-use flinkllm_engine::confidence::Platt;
+use flinkllm_engine::confidence::{Basis, Platt};
 use serde_json::{json, Value};
 
 /// One answered label: the confidence given, whether the answer was right, and for a field
@@ -83,7 +83,7 @@ fn round4(x: f64) -> f64 {
 /// Platt scaling: `a`, `b` minimising the log loss of `σ(a · logit(p) + b)` against being
 /// right, by Newton's method, with a weak pull towards the identity (`a` = 1, `b` = 0) so a
 /// field with few rows, or with every answer right, keeps a finite, sensible map.
-pub fn fit(preds: &[Prediction]) -> Platt {
+pub fn fit(preds: &[Prediction], basis: Basis) -> Platt {
     const PULL: f64 = 1.0;
     let xs: Vec<(f64, f64)> = preds.iter().map(|p| (logit(p.p), f64::from(u8::from(p.correct)))).collect();
     let loss = |a: f64, b: f64| -> f64 {
@@ -121,7 +121,32 @@ pub fn fit(preds: &[Prediction]) -> Platt {
         }
     }
     // Only a map that keeps the order of confidences is a calibration.
-    Platt { a: a.max(1e-3), b }
+    Platt { a: a.max(1e-3), b, basis }
+}
+
+/// A field's calibration: of the two bases (`own`, `path`: the same rows' predictions), the
+/// one whose calibrated confidence has the lower log loss on rows left out of its fit (5
+/// consecutive folds), fitted on every row.
+pub fn fit_field(own: &[Prediction], path: &[Prediction]) -> Platt {
+    let held_out_loss = |preds: &[Prediction], basis: Basis| -> f64 {
+        let folds = 5.min(preds.len());
+        let size = preds.len().div_ceil(folds.max(1));
+        let mut loss = 0.0;
+        for k in 0..folds {
+            let range = (k * size).min(preds.len())..((k + 1) * size).min(preds.len());
+            let train: Vec<Prediction> = preds.iter().enumerate().filter(|(i, _)| !range.contains(i)).map(|(_, p)| *p).collect();
+            let f = fit(&train, basis);
+            loss += preds[range].iter().map(|p| log_loss(f.apply(p.p), p.correct)).sum::<f64>();
+        }
+        loss
+    };
+    let basis = if held_out_loss(own, Basis::Field) < held_out_loss(path, Basis::Path) { Basis::Field } else { Basis::Path };
+    fit(if basis == Basis::Field { own } else { path }, basis)
+}
+
+fn log_loss(p: f64, correct: bool) -> f64 {
+    let p = p.clamp(1e-9, 1.0 - 1e-9);
+    -(if correct { p } else { 1.0 - p }).ln()
 }
 
 /// ln(1 + e^z), without overflow.
@@ -167,12 +192,21 @@ mod tests {
     fn fitting_lowers_an_over_confident_field_and_leaves_a_calibrated_one_near_identity() {
         // Says 0.95, right 70% of the time.
         let over: Vec<Prediction> = (0..200).map(|i| pred(0.95, i % 10 < 7)).collect();
-        let f = fit(&over);
+        let f = fit(&over, Basis::Path);
         assert!((f.apply(0.95) - 0.7).abs() < 0.02, "{f:?}: {}", f.apply(0.95));
         assert!(ece(&over.iter().map(|p| pred(f.apply(p.p), p.correct)).collect::<Vec<_>>()) < ece(&over));
         // Right exactly as often as it says.
         let good: Vec<Prediction> = (0..1000).map(|i| { let p = 0.5 + (i % 50) as f64 / 100.0; pred(p, ((i * 7919) % 1000) as f64 / 1000.0 < p) }).collect();
-        let g = fit(&good);
+        let g = fit(&good, Basis::Path);
         assert!((g.a - 1.0).abs() < 0.3 && g.b.abs() < 0.3, "{g:?}");
+    }
+
+    #[test]
+    fn the_basis_that_predicts_correctness_is_chosen() {
+        // Own probability tracks correctness; the path probability is noise.
+        let own: Vec<Prediction> = (0..100).map(|i| pred(if i % 4 == 0 { 0.3 } else { 0.9 }, i % 4 != 0)).collect();
+        let path: Vec<Prediction> = (0..100).map(|i| pred(0.2 + (i % 7) as f64 / 10.0, i % 4 != 0)).collect();
+        assert_eq!(fit_field(&own, &path).basis, Basis::Field);
+        assert_eq!(fit_field(&path, &own).basis, Basis::Path);
     }
 }

@@ -109,16 +109,22 @@ pub(crate) fn answer_rows(task: &Task, rows: &[Labelled], concurrency: usize) ->
     })
 }
 
-/// Each label field's predictions over the rows labelled with it (rows that failed are left
-/// out: they have no confidence), fields in the schema's order.
-pub(crate) fn label_predictions(task: &Task, rows: &[Labelled], results: &[(flinkllm_engine::Result<(Value, RowStats)>, f64)]) -> Vec<(String, Vec<Prediction>)> {
+/// Each label field's predictions over the rows labelled with it, with the probability
+/// `p(stats, field)` gives (rows that failed are left out: they have no confidence), fields in
+/// the schema's order.
+pub(crate) fn label_predictions(
+    task: &Task,
+    rows: &[Labelled],
+    results: &[(flinkllm_engine::Result<(Value, RowStats)>, f64)],
+    p_of: impl Fn(&RowStats, &str) -> Option<f64>,
+) -> Vec<(String, Vec<Prediction>)> {
     let mut out: Vec<(String, Vec<Prediction>)> = Vec::new();
     for (path, values) in confidence::label_values(&task.spec().ir) {
         let positive = (values.len() == 2).then(|| values[1].clone());
         let mut preds = Vec::new();
         for (row, (result, _)) in rows.iter().zip(results) {
             let (Some(want), Ok((answer, stats))) = (row.expected.get(&path), result) else { continue };
-            let Some(p) = stats.confidence.iter().find(|(f, _)| *f == path).map(|(_, p)| *p) else { continue };
+            let Some(p) = p_of(stats, &path) else { continue };
             let got = answer.get(&path);
             let correct = got == Some(want);
             preds.push(Prediction {
@@ -182,7 +188,9 @@ fn run_one(
         }
     }
     latencies.sort_by(f64::total_cmp);
-    let confidence: Map<String, Value> = label_predictions(&task, rows, &results).iter().map(|(f, p)| (f.clone(), calibration::report(p))).collect();
+    let reported = |stats: &RowStats, field: &str| stats.confidence.iter().find(|(f, _)| f == field).map(|(_, p)| *p);
+    let confidence: Map<String, Value> =
+        label_predictions(&task, rows, &results, reported).iter().map(|(f, p)| (f.clone(), calibration::report(p))).collect();
     let ok = rows.len() - errors.values().filter_map(Value::as_u64).sum::<u64>() as usize;
     let (_, precision) = task.model_name();
     Ok(json!({

@@ -8,17 +8,20 @@
 //! tokens that wrote its value (tokens jump-forward wrote, where the schema left no choice,
 //! count 1). That is the probability of the value *given the fields written before it*.
 //!
-//! Fields that follow a field which all but decides them (moderation writes `target` before
-//! `verdict`) would then be near 1 whatever the model thinks, so a label's confidence is the
-//! probability of the whole path of labels up to it: the product of its own and every earlier
-//! label's conditional probability. For the first label the two are the same; for a later one
-//! it is never more than the earlier labels' confidence, which is what a reader of
-//! `verdict = unsafe, 0.97` after `target = a person, 0.6` should be told.
+//! A field that follows one which all but decides it (moderation writes `target` before
+//! `verdict`) would then read near 1 whatever the model thinks. So each label also has its
+//! *path* probability: the product of its own and every earlier label's conditional
+//! probability, never more than the earlier labels' confidence, which is what a reader of
+//! `verdict = unsafe, 0.97` after `target = a person, 0.6` should be told. Which of the two a
+//! field reports is its calibration's `basis`: `flinkllm calibrate` picks, per field, the one
+//! that predicts on held-out labelled rows whether the answer is right (measured: the ticket
+//! task's severity does better on its own probability, the verdict on the path). Without a
+//! calibration a label reports its path probability.
 //!
-//! Raw probabilities of small models are over-confident. Each field's value then goes
-//! through its calibration, a monotone map fitted on labelled rows (`flinkllm calibrate`):
-//! `p' = σ(a · logit(p) + b)` (Platt scaling of the log-odds; `a` < 1 softens, and `b` moves
-//! the whole field's confidence, which a per-field temperature alone cannot).
+//! Raw probabilities of small models are mis-calibrated. Each field's value then goes
+//! through its calibration, a monotone map fitted on labelled rows: `p' = σ(a · logit(p) + b)`
+//! (Platt scaling of the log-odds; `a` < 1 softens, and `b` moves the whole field's
+//! confidence, which a per-field temperature alone cannot).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -26,6 +29,10 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{Node, NodeId, SchemaIr};
+
+/// The field of an answer row that carries its labels' confidence (`llm()`'s ROW, beside
+/// the schema's own fields; the CLI writes it beside `output`).
+pub const FIELD: &str = "confidence";
 
 /// One token the model chose: the bytes of the answer it wrote, and its log-probability
 /// among the tokens the constraint allowed there.
@@ -36,16 +43,48 @@ pub struct Choice {
     pub logp: f64,
 }
 
-/// A field's calibration: `p' = σ(a · logit(p) + b)`.
+/// Which probability a label's confidence is made from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// The labels written up to and including this one, all as chosen.
+    #[default]
+    Path,
+    /// This label given the answer before it.
+    Field,
+}
+
+/// A field's calibration: `p' = σ(a · logit(p) + b)` of its `basis` probability.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Platt {
     pub a: f64,
     pub b: f64,
+    #[serde(default)]
+    pub basis: Basis,
+}
+
+/// A label's raw probabilities in one answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelProbability {
+    pub field: String,
+    /// Of its value given the answer before it.
+    pub own: f64,
+    /// Of the labels written up to and including it.
+    pub path: f64,
+}
+
+impl LabelProbability {
+    pub fn of(&self, basis: Basis) -> f64 {
+        match basis {
+            Basis::Path => self.path,
+            Basis::Field => self.own,
+        }
+    }
 }
 
 impl Platt {
-    pub const IDENTITY: Platt = Platt { a: 1.0, b: 0.0 };
+    pub const IDENTITY: Platt = Platt { a: 1.0, b: 0.0, basis: Basis::Path };
 
     pub fn apply(&self, p: f64) -> f64 {
         let p = p.clamp(1e-9, 1.0 - 1e-9);
@@ -129,20 +168,30 @@ fn is_label(ir: &SchemaIr, id: NodeId) -> bool {
     values >= 2
 }
 
-/// Each label field's confidence in `answer` (the JSON text the constraint wrote), in the
-/// order written: the path probability of the labels up to it, calibrated.
-pub fn label_confidence(ir: &SchemaIr, answer: &[u8], choices: &[Choice], calibration: &Calibration) -> Vec<(String, f64)> {
+/// Each label field's raw probabilities in `answer` (the JSON text the constraint wrote), in
+/// the order written.
+pub fn label_probabilities(ir: &SchemaIr, answer: &[u8], choices: &[Choice]) -> Vec<LabelProbability> {
     let mut spans = Vec::new();
     Spans { ir, text: answer }.value(ir.root, 0, "", &mut spans);
     let mut path_logp = 0.0;
     spans
         .into_iter()
-        .map(|(path, span)| {
+        .map(|(field, span)| {
             // A token that writes `": "auth` overlaps the value: it is where the choice was made.
-            path_logp += choices.iter().filter(|c| c.start < span.end && span.start < c.end).map(|c| c.logp).sum::<f64>();
-            let p = path_logp.exp();
-            let p = calibration.get(&path).unwrap_or(&Platt::IDENTITY).apply(p);
-            (path, p)
+            let own_logp: f64 = choices.iter().filter(|c| c.start < span.end && span.start < c.end).map(|c| c.logp).sum();
+            path_logp += own_logp;
+            LabelProbability { field, own: own_logp.exp(), path: path_logp.exp() }
+        })
+        .collect()
+}
+
+/// Each label's confidence: its calibration's basis probability, calibrated.
+pub fn calibrated(labels: &[LabelProbability], calibration: &Calibration) -> Vec<(String, f64)> {
+    labels
+        .iter()
+        .map(|l| {
+            let c = calibration.get(&l.field).unwrap_or(&Platt::IDENTITY);
+            (l.field.clone(), c.apply(l.of(c.basis)))
         })
         .collect()
 }
@@ -271,20 +320,23 @@ mod tests {
         let c = |s: &str, p: f64| Choice { start: at(s), end: at(s) + s.len(), logp: p.ln() };
         // `"bill` then `ing`; the note's tokens are not a label's; `true`; `"gold`.
         let choices = [c("\"bill", 0.8), c("ing\"", 0.5), c("a, b", 0.1), c("true", 0.9), c("\"gold", 0.5)];
-        let got = label_confidence(&ir, text, &choices, &Calibration::new());
-        let want = [("category", 0.4), ("urgent", 0.36), ("meta.tier", 0.18)];
+        let got = label_probabilities(&ir, text, &choices);
+        let want = [("category", 0.4, 0.4), ("urgent", 0.9, 0.36), ("meta.tier", 0.5, 0.18)];
         assert_eq!(got.len(), 3);
-        for ((path, p), (wp, wv)) in got.iter().zip(want) {
-            assert_eq!(path, wp);
-            assert!((p - wv).abs() < 1e-9, "{path}: {p}");
+        for (l, (field, own, path)) in got.iter().zip(want) {
+            assert_eq!(l.field, field);
+            assert!((l.own - own).abs() < 1e-9 && (l.path - path).abs() < 1e-9, "{l:?}");
         }
-        let calibrated = label_confidence(&ir, text, &choices, &Calibration::from([("category".to_string(), Platt { a: 0.5, b: 0.0 })]));
-        assert!((calibrated[0].1 - Platt { a: 0.5, b: 0.0 }.apply(0.4)).abs() < 1e-12 && calibrated[0].1 > 0.4);
+        let raw = calibrated(&got, &Calibration::new());
+        assert_eq!(raw.iter().map(|(_, p)| (p * 1e9).round() / 1e9).collect::<Vec<_>>(), [0.4, 0.36, 0.18], "uncalibrated: the path");
+        let soft = Platt { a: 0.5, b: 0.0, basis: Basis::Field };
+        let c = calibrated(&got, &Calibration::from([("urgent".to_string(), soft)]));
+        assert!((c[1].1 - soft.apply(0.9)).abs() < 1e-12, "{c:?}");
     }
 
     #[test]
     fn platt_is_monotone_and_identity_keeps_p() {
-        let f = Platt { a: 0.6, b: -0.3 };
+        let f = Platt { a: 0.6, b: -0.3, basis: Basis::Path };
         let ps = [0.01, 0.2, 0.5, 0.9, 0.999];
         assert!(ps.windows(2).all(|w| f.apply(w[0]) < f.apply(w[1])));
         assert!(ps.iter().all(|p| (Platt::IDENTITY.apply(*p) - p).abs() < 1e-9));

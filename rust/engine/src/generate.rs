@@ -52,8 +52,10 @@ pub struct RowStats {
     pub token_time_share: Duration,
     pub total_time: Duration,
     /// Each label field's calibrated confidence, by path, in the order written; empty unless
-    /// the task asks for confidence (`confidence::label_confidence`).
+    /// the task asks for confidence (`confidence::calibrated`).
     pub confidence: Vec<(String, f64)>,
+    /// The same labels' raw probabilities (what a calibration is fitted on).
+    pub labels: Vec<confidence::LabelProbability>,
 }
 
 /// One forward pass as a row sees it: its wall time and what it carried.
@@ -280,7 +282,8 @@ impl<'a> RowDecoder<'a> {
             .map_err(|e| Error::Runtime(format!("output failed schema validation ({e}): {text}")))?;
         let mut stats = self.stats.clone();
         if let Some((calibration, choices)) = &self.confidence {
-            stats.confidence = confidence::label_confidence(&self.compiled.ir, text.as_bytes(), choices, calibration);
+            stats.labels = confidence::label_probabilities(&self.compiled.ir, text.as_bytes(), choices);
+            stats.confidence = confidence::calibrated(&stats.labels, calibration);
         }
         stats.total_time = self.started.elapsed();
         Ok((value, stats))

@@ -428,6 +428,11 @@ impl TaskSpec {
         })
     }
 
+    /// The label fields whose confidence each answer reports (`confidence: true`), or `None`.
+    pub fn confidence_fields(&self) -> Option<Vec<String>> {
+        self.settings.confidence.as_ref().map(|_| crate::confidence::label_fields(&self.ir))
+    }
+
     /// The system message: the task's prompt plus, unless turned off, the field list.
     pub fn system_message(&self) -> String {
         if !self.describe_schema {
@@ -457,6 +462,9 @@ fn confidence_settings(
     }
     let calibration = calibration.unwrap_or_default();
     let labels = crate::confidence::label_fields(ir);
+    if asked == Some(true) && labels.is_empty() {
+        return Err("confidence: the schema has no label field (an enum or a boolean) to report it for".into());
+    }
     if let Some(field) = calibration.keys().find(|f| !labels.contains(f)) {
         return Err(format!("calibration names {field:?}, which is not a label field of the schema (label fields: {labels:?})"));
     }
