@@ -1,8 +1,7 @@
 //! The engine calls the binding makes, in one place. Conversions only: what a task is,
 //! how it runs and what it costs is the engine's to say.
 
-use crate::shape::{row_shape, Shape};
-use flinkllm_engine::schema::SchemaIr;
+use crate::shape::{task_row, Shape};
 use flinkllm_engine::{AllowedPaths, BatchConfig, ContextOverflow, Error, ErrorKind, Result, RowStats, Task, TaskOptions, TaskSource, TaskSpec};
 use once_cell::sync::OnceCell;
 use serde_json::Value;
@@ -68,8 +67,10 @@ fn spec(task: &TaskSource, overrides: Overrides, allowed: AllowedPaths) -> Resul
     TaskSpec::from_source(task, &options(overrides, allowed))
 }
 
-pub fn task_schema(task: &TaskSource, allowed: AllowedPaths) -> Result<SchemaIr> {
-    Ok(spec(task, Overrides::default(), allowed)?.ir)
+/// The ROW the task's answers fill (planning).
+pub fn task_shape(task: &TaskSource, allowed: AllowedPaths) -> Result<Shape> {
+    let spec = spec(task, Overrides::default(), allowed)?;
+    task_row(&spec.ir, spec.confidence_fields()).map_err(|m| Error::UnsupportedSchema(format!("{}: {m}", task.label())))
 }
 
 pub fn check_model(task: &TaskSource, model: Option<String>, allowed: AllowedPaths) -> Result<()> {
@@ -79,7 +80,7 @@ pub fn check_model(task: &TaskSource, model: Option<String>, allowed: AllowedPat
 pub fn open(task: TaskSource, overrides: Overrides, allowed: AllowedPaths) -> Result<OpenTask> {
     let label = task.label();
     let task = Task::load_source(task, &options(overrides, allowed))?;
-    let shape = row_shape(&task.spec().ir).map_err(|m| Error::UnsupportedSchema(format!("{label}: {m}")))?;
+    let shape = task_row(&task.spec().ir, task.spec().confidence_fields()).map_err(|m| Error::UnsupportedSchema(format!("{label}: {m}")))?;
     Ok(OpenTask { task, shape })
 }
 
@@ -97,9 +98,16 @@ fn forced_panic(input: &str) {
     }
 }
 
+/// One row's answer, with its labels' confidence in the `confidence` field when the task
+/// reports it.
 pub fn generate(task: &OpenTask, input: &str, timeout: Option<Duration>) -> Result<(Value, RowStats)> {
     forced_panic(input);
-    task.task.run_with_timeout(input, timeout)
+    let (mut value, stats) = task.task.run_with_timeout(input, timeout)?;
+    if let (Some(answer), false) = (value.as_object_mut(), stats.confidence.is_empty()) {
+        let labels = stats.confidence.iter().map(|(field, p)| (field.clone(), Value::from(*p))).collect();
+        answer.insert(flinkllm_engine::confidence::FIELD.into(), Value::Object(labels));
+    }
+    Ok((value, stats))
 }
 
 pub fn native_memory_bytes(task: &OpenTask) -> u64 {

@@ -73,8 +73,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_outputType<'l>(
     entry(&mut env, std::ptr::null_mut(), |env| {
         let source = task_source(env, &task, &inline_task)?;
         let allowed = allowed(env, &allowed_paths)?;
-        let row = shape::row_shape(&engine_api::task_schema(&source, allowed)?)
-            .map_err(|m| Error::UnsupportedSchema(format!("{}: {m}", source.label())))?;
+        let row = engine_api::task_shape(&source, allowed)?;
         Ok(env.new_string(shape::sql_type(&row))?.into_raw())
     })
 }

@@ -6,6 +6,7 @@
 //! properties→ROW (fields not in `required` nullable). Anything without one Flink type
 //! (mixed anyOf, free-form objects, mixed enums) becomes a STRING holding the JSON text.
 
+use flinkllm_engine::confidence;
 use flinkllm_engine::schema::{Node, NodeId, SchemaIr};
 use serde_json::Value;
 
@@ -37,6 +38,20 @@ pub fn row_shape(schema: &SchemaIr) -> Result<Shape, String> {
             sql_type(&other)
         )),
     }
+}
+
+/// The ROW a task's answers fill: the schema's, plus a nullable `confidence` ROW of one DOUBLE
+/// per label field when the task reports confidence.
+pub fn task_row(schema: &SchemaIr, confidence_fields: Option<Vec<String>>) -> Result<Shape, String> {
+    let Shape::Row(mut fields) = row_shape(schema)? else { unreachable!("row_shape returns a ROW") };
+    if let Some(labels) = confidence_fields {
+        if fields.iter().any(|f| f.name == confidence::FIELD) {
+            return Err(format!("the task reports confidence in a field `{}`, which its schema has too; rename that property", confidence::FIELD));
+        }
+        let labels = labels.into_iter().map(|name| Field { name, shape: Shape::Double, nullable: true }).collect();
+        fields.push(Field { name: confidence::FIELD.into(), shape: Shape::Row(labels), nullable: true });
+    }
+    Ok(Shape::Row(fields))
 }
 
 /// The shape of a node, and whether JSON null is one of its values.
@@ -177,5 +192,24 @@ mod tests {
     fn root_must_be_a_row() {
         let schema = parse_schema(&json!({"type": "array", "items": {"type": "string"}})).unwrap();
         assert!(row_shape(&schema).unwrap_err().contains("ARRAY<STRING>"));
+    }
+}
+
+#[cfg(test)]
+mod confidence_tests {
+    use super::*;
+    use flinkllm_engine::schema::parse_schema;
+    use serde_json::json;
+
+    #[test]
+    fn a_task_reporting_confidence_gets_a_confidence_row_of_its_labels() {
+        let ir = parse_schema(&json!({"type": "object", "properties": {"c": {"enum": ["a", "b"]}, "n": {"type": "string", "maxLength": 3}},
+                                      "required": ["c", "n"]}))
+        .unwrap();
+        let row = task_row(&ir, Some(vec!["c".into()])).unwrap();
+        assert_eq!(sql_type(&row), "ROW<`c` STRING NOT NULL, `n` STRING NOT NULL, `confidence` ROW<`c` DOUBLE>>");
+        assert_eq!(task_row(&ir, None).unwrap(), row_shape(&ir).unwrap());
+        let clash = parse_schema(&json!({"type": "object", "properties": {"confidence": {"enum": ["low", "high"]}}})).unwrap();
+        assert!(task_row(&clash, Some(vec!["confidence".into()])).unwrap_err().contains("rename that property"));
     }
 }

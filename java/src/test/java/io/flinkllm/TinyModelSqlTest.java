@@ -130,6 +130,34 @@ public class TinyModelSqlTest {
         assertEquals(first.getField("score"), again.getField("score"));
     }
 
+    /** A task that reports confidence: the ROW gains a {@code confidence} ROW of one DOUBLE per label field. */
+    @Test
+    public void confidenceFieldsBesideTheAnswer() throws Exception {
+        String json = taskJson(TestSupport.model("tiny"), 160);
+        Path sure = TestSupport.write(tasksDir.resolve("sure.task.json"),
+                json.substring(0, json.length() - 1) + ", \"confidence\": true, \"calibration\": {\"flag\": {\"a\": 0.5, \"b\": 0.1}}}");
+        TableEnvironment env = envWithInput(1);
+        String call = "llm(" + TestSupport.sqlString(sure.toString()) + ", message)";
+        String type = env.sqlQuery("SELECT " + call + " AS r FROM messages").getResolvedSchema().getColumnDataTypes().get(0).toString();
+        assertEquals(ROW_TYPE.substring(0, ROW_TYPE.length() - 1) + ", `confidence` ROW<`label` DOUBLE, `flag` DOUBLE>>", type);
+        List<Row> rows = TestSupport.collect(env, "SELECT id, r, r.confidence.label, r.confidence.flag FROM (SELECT id, " + call
+                + " AS r FROM messages) WHERE id <> 3");
+        List<Row> plain = TestSupport.collect(envWithInput(1), "SELECT id, llm(" + TestSupport.sqlString(task.toString())
+                + ", message) FROM messages WHERE id <> 3");
+        assertEquals(3, rows.size());
+        for (Row row : rows) {
+            Row r = (Row) row.getField(1);
+            assertSchemaValid(r);
+            double label = (Double) row.getField(2);
+            double flag = (Double) row.getField(3);
+            assertTrue(row.toString(), label > 0 && label <= 1 && flag > 0 && flag < 1);
+            Row same = (Row) plain.stream().filter(p -> p.getField(0).equals(row.getField(0))).findFirst().get().getField(1);
+            assertEquals("confidence never changes the answer", same.getField("label"), r.getField("label"));
+            assertEquals(same.getField("score"), r.getField("score"));
+            assertEquals(same.getField("note"), r.getField("note"));
+        }
+    }
+
     @Test
     public void relativeTaskPathResolvesAgainstTasksDir() throws Exception {
         System.setProperty(LlmFunction.TASKS_DIR_OPTION, tasksDir.toString());
