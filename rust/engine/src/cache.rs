@@ -10,7 +10,30 @@
 use ort::value::DynValue;
 
 use crate::error::{Error, Result};
-use crate::model::{Kv, Model};
+use crate::model::{Kv, Model, Step};
+
+/// Most tokens one row feeds in one forward pass. A longer prompt takes several passes,
+/// so that a pass's attention scores stay small (their memory grows with tokens x cached
+/// positions) whatever the input's length.
+pub const MAX_PASS_TOKENS: usize = 128;
+
+/// Runs `ids` after the cached `past` (one row) and returns the last position's logits and
+/// the whole cache. On a packed model, `past` is the pass's prefix and the new columns a row
+/// of their own, fed as a row feeds them (`MAX_PASS_TOKENS` at a time).
+pub fn forward(model: &Model, ids: &[u32], past: &Kv) -> Result<Step> {
+    if ids.is_empty() {
+        return Err(Error::Runtime("forward pass with no tokens".into()));
+    }
+    if !model.is_packed() {
+        return model.forward_concatenating(ids, past);
+    }
+    let mut own = Slots::single(model, ids.len())?;
+    let mut logits = Vec::new();
+    for chunk in ids.chunks(MAX_PASS_TOKENS) {
+        logits = own.pass(model, past, &[Some(chunk)])?;
+    }
+    Ok(Step { logits, kv: model.concat(past, &own.extract(model, 0)?)? })
+}
 
 /// Columns allocated past the longest row when a layout is built, so that many steps
 /// run before the next copy into a wider one.

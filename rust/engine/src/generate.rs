@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-use crate::cache::Slots;
+use crate::cache::{self, Slots, MAX_PASS_TOKENS};
 use crate::confidence::{self, Calibration, Choice};
 use crate::constraint::{Compiled, RowConstraint};
 use crate::error::{Error, Result};
@@ -102,10 +102,6 @@ impl RowStats {
     }
 }
 
-/// Most tokens one row feeds in one forward pass. A longer prompt takes several passes,
-/// so that a pass's attention scores stay small (their memory grows with tokens x cached
-/// positions) whatever the input's length.
-pub const MAX_PASS_TOKENS: usize = 128;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RowLimits {
@@ -317,7 +313,7 @@ pub fn constrained(
         let logits = match slots.as_mut() {
             Some(slots) => slots.pass(model, past, &[Some(row.feed())])?,
             None => {
-                let step = model.forward(row.feed(), kv.as_ref().unwrap_or(past))?;
+                let step = cache::forward(model, row.feed(), kv.as_ref().unwrap_or(past))?;
                 kv = Some(step.kv);
                 step.logits
             }
@@ -336,12 +332,12 @@ pub fn unconstrained(model: &Model, prompt: &[u32], max_new: usize, split: Optio
     let mut kv = model.empty_kv()?;
     let mut rest = prompt.to_vec();
     if let Some(k) = split.filter(|k| *k > 0 && *k < prompt.len()) {
-        kv = model.forward(&prompt[..k], &kv)?.kv;
+        kv = cache::forward(model, &prompt[..k], &kv)?.kv;
         rest = prompt[k..].to_vec();
     }
     let mut out = Vec::new();
     while out.len() < max_new {
-        let step = model.forward(&rest, &kv)?;
+        let step = cache::forward(model, &rest, &kv)?;
         kv = step.kv;
         let id = sampler::argmax(&step.logits, |_| true)
             .ok_or_else(|| Error::Runtime("empty logits".into()))? as u32;

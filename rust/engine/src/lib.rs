@@ -20,6 +20,7 @@ mod error;
 pub mod generate;
 mod manifest;
 mod model;
+mod overflow;
 mod packed;
 pub mod prompt;
 pub mod registry;
@@ -40,13 +41,19 @@ pub use generate::RowStats;
 pub use manifest::Manifest;
 pub use model::{Model, GRAPH_FILE};
 pub use runtime::release_free_memory;
-pub use encoder::spec::TaskKind;
-pub use task::{models_dir, ContextOverflow, Example, Settings, TaskOptions, TaskSource, TaskSpec, DEFAULT_MAX_NEW_TOKENS};
+pub use overflow::ContextOverflow;
+pub use task::keys::{Applies, Key as TaskKey};
+pub use task::{models_dir, Example, TaskKind, Settings, TaskOptions, TaskSource, TaskSpec, DEFAULT_MAX_NEW_TOKENS};
 
 /// Loads ONNX Runtime from `path` (or, if `None`, from `ORT_DYLIB_PATH`). Only the first
 /// successful load counts; returns the path in use.
 pub fn init_runtime(path: Option<&Path>) -> Result<PathBuf> {
     runtime::init(path)
+}
+
+/// The keys a task document may hold, and the kinds of task each applies to.
+pub fn task_keys() -> &'static [TaskKey] {
+    task::keys::KEYS
 }
 
 /// Opens a model directory directly (shared through the registry), for tools such

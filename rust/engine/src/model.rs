@@ -15,9 +15,7 @@ use ort::memory::Allocator;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 
-use crate::cache::Slots;
 use crate::error::{Error, Result};
-use crate::generate::MAX_PASS_TOKENS;
 use crate::manifest::{Manifest, PaddingSide};
 use crate::packed::PackedInputs;
 use crate::tokens::TokenText;
@@ -159,22 +157,16 @@ impl Model {
         Ok(Kv { values, len: 0 })
     }
 
-    /// Runs `ids` after the cached `past` (one row) and returns the last position's
-    /// logits: `num_logits_to_keep` = 1 skips projecting the vocabulary for every
-    /// other position of a long prompt.
-    pub fn forward(&self, ids: &[u32], past: &Kv) -> Result<Step> {
+    /// Runs `ids` after the cached `past` (one row) on a graph that concatenates its present
+    /// cache (optimum exports) and returns the last position's logits: `num_logits_to_keep`
+    /// = 1 skips projecting the vocabulary for every other position of a long prompt. Any
+    /// model: `cache::forward`.
+    pub(crate) fn forward_concatenating(&self, ids: &[u32], past: &Kv) -> Result<Step> {
         if ids.is_empty() {
             return Err(Error::Runtime("forward pass with no tokens".into()));
         }
         if self.is_packed() {
-            // `past` as the pass's prefix, the new columns in a row of their own, fed as
-            // a row feeds them (`MAX_PASS_TOKENS` at a time).
-            let mut own = Slots::single(self, ids.len())?;
-            let mut logits = Vec::new();
-            for chunk in ids.chunks(MAX_PASS_TOKENS) {
-                logits = own.pass(self, past, &[Some(chunk)])?;
-            }
-            return Ok(Step { logits, kv: self.concat(past, &own.extract(self, 0)?)? });
+            return Err(Error::Runtime("a packed model's forward pass goes through its slot cache (cache::forward)".into()));
         }
         let io = &self.manifest.io;
         let n = ids.len();
@@ -203,7 +195,7 @@ impl Model {
     }
 
     /// `first`'s columns then `second`'s, as one cache.
-    fn concat(&self, first: &Kv, second: &Kv) -> Result<Kv> {
+    pub(crate) fn concat(&self, first: &Kv, second: &Kv) -> Result<Kv> {
         let m = &self.manifest;
         let (h, d, len) = (m.num_kv_heads, m.head_dim, first.len + second.len);
         let mut values = Vec::with_capacity(first.values.len());

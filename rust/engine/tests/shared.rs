@@ -169,6 +169,24 @@ fn input_template_wraps_the_input_once() {
 }
 
 #[test]
+fn a_long_input_is_cut_inside_the_template_never_through_its_instruction() {
+    // What the model provider writes for ML_PREDICT moderation: the instruction after the
+    // comment is the template's, so truncation keeps it whatever the comment's length.
+    let dir = scratch("long-template");
+    let instruction = "Criticism of the video, however harsh, is safe. Is a person attacked?";
+    let template = format!("Comment: {{input}}\n\n{instruction}");
+    let path = write_task(&dir, "t.json", json!({"input_template": template, "max_context_size": 48}));
+    let task = Task::load(&path, &TaskOptions::default()).unwrap();
+    let comment = "the intro drags on and the audio is muddy ".repeat(1250); // 50 KB
+    assert!(comment.len() >= 50_000);
+    let fitted = task.fitted_prompt_for(&comment).unwrap();
+    assert!(fitted.contains(&format!("\n\n{instruction}<|im_end|>\n<|im_start|>assistant\n")), "{fitted}");
+    assert!(fitted.contains("<|im_start|>user\nComment: the intro drags on"), "{fitted}");
+    assert!(fitted.len() < 2_000, "the comment is cut to 48 tokens: {} bytes", fitted.len());
+    assert!(task.run(&comment).is_ok());
+}
+
+#[test]
 fn a_task_without_a_cap_gets_the_longest_valid_answer_as_its_cap() {
     let dir = scratch("cap");
     let task = Task::load(&write_task(&dir, "cap.json", json!({"max_new_tokens": null})), &TaskOptions::default()).unwrap();

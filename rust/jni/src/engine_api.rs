@@ -2,7 +2,7 @@
 //! how it runs and what it costs is the engine's to say.
 
 use crate::shape::{task_row, Shape};
-use flinkllm_engine::{AllowedPaths, BatchConfig, ContextOverflow, Error, ErrorKind, Result, RowStats, Task, TaskOptions, TaskSource, TaskSpec};
+use flinkllm_engine::{AllowedPaths, Error, ErrorKind, Result, RowStats, Task, TaskOptions, TaskSource, TaskSpec};
 use once_cell::sync::OnceCell;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -16,31 +16,15 @@ pub struct OpenTask {
     pub shape: Shape,
 }
 
-/// Caller overrides of the task file (the UDF's `max-tokens`, `context-overflow-action`,
-/// `batch-size`).
-#[derive(Default)]
-pub struct Overrides {
-    pub model: Option<String>,
-    pub max_new_tokens: Option<usize>,
-    pub context_overflow: Option<ContextOverflow>,
-    pub max_batch: Option<usize>,
-}
-
 /// The operator's allowed directories as Java read them (`None`: not set).
 pub fn allowed_paths(setting: Option<&str>) -> AllowedPaths {
     setting.map_or_else(AllowedPaths::anywhere, AllowedPaths::parse)
 }
 
-fn options(overrides: Overrides, allowed_paths: AllowedPaths) -> TaskOptions {
-    TaskOptions {
-        allowed_paths,
-        ort_library: ORT_LIBRARY.get().cloned(),
-        model: overrides.model,
-        max_new_tokens: overrides.max_new_tokens,
-        context_overflow: overrides.context_overflow,
-        batch: overrides.max_batch.map(BatchConfig::batched).unwrap_or_default(),
-        ..TaskOptions::default()
-    }
+/// The task options of a binding's call: its overrides (a JSON object, `TaskOptions::with_overrides`),
+/// the allowed paths and the ONNX Runtime library Java loaded.
+fn options(overrides: &str, allowed_paths: AllowedPaths) -> Result<TaskOptions> {
+    TaskOptions { allowed_paths, ort_library: ORT_LIBRARY.get().cloned(), ..TaskOptions::default() }.with_overrides(overrides)
 }
 
 pub fn init(ort_path: &str) -> Result<()> {
@@ -55,31 +39,37 @@ pub fn set_schema_budget(setting: &str) -> Result<()> {
 }
 
 /// The task Java names: a task file's path, or (with `inline` set) a task document labelled
-/// `task`, whose relative paths resolve against the working directory.
-pub fn task_source(task: String, inline: Option<String>) -> TaskSource {
+/// `task`, whose relative paths resolve against `base` (else the working directory).
+pub fn task_source(task: String, inline: Option<String>, base: Option<String>) -> TaskSource {
     match inline {
         None => TaskSource::File(PathBuf::from(task)),
-        Some(json) => TaskSource::Inline { label: task, base: std::env::current_dir().unwrap_or_default(), json },
+        Some(json) => TaskSource::Inline {
+            label: task,
+            base: base.map(PathBuf::from).unwrap_or_else(|| std::env::current_dir().unwrap_or_default()),
+            json,
+        },
     }
 }
 
-fn spec(task: &TaskSource, overrides: Overrides, allowed: AllowedPaths) -> Result<TaskSpec> {
-    TaskSpec::from_source(task, &options(overrides, allowed))
-}
-
-/// The ROW the task's answers fill (planning).
-pub fn task_shape(task: &TaskSource, allowed: AllowedPaths) -> Result<Shape> {
-    let spec = spec(task, Overrides::default(), allowed)?;
+/// Planning: the ROW the task's answers fill, after checking the model directory.
+pub fn plan(task: &TaskSource, overrides: &str, allowed: AllowedPaths) -> Result<Shape> {
+    let spec = TaskSpec::from_source(task, &options(overrides, allowed)?)?;
+    spec.check_model()?;
     task_row(&spec.ir, spec.confidence_fields()).map_err(|m| Error::UnsupportedSchema(format!("{}: {m}", task.label())))
 }
 
-pub fn check_model(task: &TaskSource, model: Option<String>, allowed: AllowedPaths) -> Result<()> {
-    spec(task, Overrides { model, ..Overrides::default() }, allowed)?.check_model()
+/// The engine's task keys as JSON, for the binding's option list and reference.
+pub fn task_keys() -> String {
+    let keys: Vec<Value> = flinkllm_engine::task_keys()
+        .iter()
+        .map(|k| serde_json::json!({"name": k.name, "alias": k.alias, "applies": k.applies.describe(), "type": format!("{:?}", k.value).to_lowercase(), "doc": k.doc}))
+        .collect();
+    Value::Array(keys).to_string()
 }
 
-pub fn open(task: TaskSource, overrides: Overrides, allowed: AllowedPaths) -> Result<OpenTask> {
+pub fn open(task: TaskSource, overrides: &str, allowed: AllowedPaths) -> Result<OpenTask> {
     let label = task.label();
-    let task = Task::load_source(task, &options(overrides, allowed))?;
+    let task = Task::load_source(task, &options(overrides, allowed)?)?;
     let shape = task_row(&task.spec().ir, task.spec().confidence_fields()).map_err(|m| Error::UnsupportedSchema(format!("{label}: {m}")))?;
     Ok(OpenTask { task, shape })
 }

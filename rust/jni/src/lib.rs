@@ -14,7 +14,7 @@ use error::{JniError, Result};
 use handles::Handles;
 use flinkllm_engine::Error;
 use jni::objects::{JClass, JLongArray, JObject, JString};
-use jni::sys::{jint, jlong, jobjectArray, jstring};
+use jni::sys::{jlong, jobjectArray, jstring};
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -62,43 +62,39 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_setSchemaBudget<'l>(mut en
     })
 }
 
+/// Planning: the task's ROW type (Flink SQL) after checking the task, the caller's options and
+/// the model directory, in one read of the task.
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_engine_Engine_outputType<'l>(
+pub extern "system" fn Java_io_flinkllm_engine_Engine_plan<'l>(
     mut env: JNIEnv<'l>,
     _c: JClass<'l>,
     task: JString<'l>,
     inline_task: JString<'l>,
+    base: JString<'l>,
+    options: JString<'l>,
     allowed_paths: JString<'l>,
 ) -> jstring {
     entry(&mut env, std::ptr::null_mut(), |env| {
-        let source = task_source(env, &task, &inline_task)?;
+        let source = task_source(env, &task, &inline_task, &base)?;
+        let options = rust_string(env, &options, "options")?;
         let allowed = allowed(env, &allowed_paths)?;
-        let row = engine_api::task_shape(&source, allowed)?;
+        let row = engine_api::plan(&source, &options, allowed)?;
         Ok(env.new_string(shape::sql_type(&row))?.into_raw())
     })
 }
 
+/// The task keys the engine reads (JSON: name, alias, applies, doc), for the provider's
+/// option list and the option reference.
 #[no_mangle]
-pub extern "system" fn Java_io_flinkllm_engine_Engine_checkModel<'l>(
-    mut env: JNIEnv<'l>,
-    _c: JClass<'l>,
-    task: JString<'l>,
-    inline_task: JString<'l>,
-    model: JString<'l>,
-    allowed_paths: JString<'l>,
-) {
-    entry(&mut env, (), |env| {
-        let source = task_source(env, &task, &inline_task)?;
-        let model = optional_string(env, &model, "model")?;
-        let allowed = allowed(env, &allowed_paths)?;
-        Ok(engine_api::check_model(&source, model, allowed)?)
-    })
+pub extern "system" fn Java_io_flinkllm_engine_Engine_taskKeys<'l>(mut env: JNIEnv<'l>, _c: JClass<'l>) -> jstring {
+    entry(&mut env, std::ptr::null_mut(), |env| Ok(env.new_string(engine_api::task_keys())?.into_raw()))
 }
 
 /// `task` is a task file's path, or with `inline_task` non-null the label of that task document.
-fn task_source(env: &mut JNIEnv, task: &JString, inline_task: &JString) -> Result<flinkllm_engine::TaskSource> {
+fn task_source(env: &mut JNIEnv, task: &JString, inline_task: &JString, base: &JString) -> Result<flinkllm_engine::TaskSource> {
     let label = rust_string(env, task, "task")?;
-    Ok(engine_api::task_source(label, optional_string(env, inline_task, "inlineTask")?))
+    let base = optional_string(env, base, "base")?;
+    Ok(engine_api::task_source(label, optional_string(env, inline_task, "inlineTask")?, base))
 }
 
 fn optional_string(env: &mut JNIEnv, s: &JString, what: &str) -> Result<Option<String>> {
@@ -120,26 +116,15 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     _c: JClass<'l>,
     task: JString<'l>,
     inline_task: JString<'l>,
-    model: JString<'l>,
-    max_tokens: jlong,
-    context_overflow: JString<'l>,
-    batch_size: jint,
+    base: JString<'l>,
+    options: JString<'l>,
     allowed_paths: JString<'l>,
 ) -> jlong {
     entry(&mut env, 0, |env| {
-        let source = task_source(env, &task, &inline_task)?;
+        let source = task_source(env, &task, &inline_task, &base)?;
+        let options = rust_string(env, &options, "options")?;
         let allowed = allowed(env, &allowed_paths)?;
-        let overflow = optional_string(env, &context_overflow, "contextOverflow")?
-            .map(|o| flinkllm_engine::ContextOverflow::parse(&o))
-            .transpose()?;
-        let overrides = engine_api::Overrides {
-            model: optional_string(env, &model, "model")?,
-            max_new_tokens: (max_tokens > 0).then_some(max_tokens as usize),
-            context_overflow: overflow,
-            // 0 or less: the task runs rows alone; the engine rejects no size here.
-            max_batch: usize::try_from(batch_size).ok().filter(|n| *n > 0),
-        };
-        Ok(TASKS.insert(engine_api::open(source, overrides, allowed)?))
+        Ok(TASKS.insert(engine_api::open(source, &options, allowed)?))
     })
 }
 

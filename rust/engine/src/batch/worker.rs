@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
-use super::{Queued, Shared};
+use super::queue::{Queued, Reply, Shared};
 use crate::cache::{Slots, Source};
 use crate::error::{Error, Result};
 use crate::generate::{PassShare, RowDecoder};
@@ -21,7 +21,7 @@ struct Live<'a> {
 impl Live<'_> {
     /// Answers the caller; the time between submitting and joining counts as queue
     /// time (the decoder's own clock starts when the row joins).
-    fn reply(self, result: super::Reply) {
+    fn reply(self, result: Reply) {
         let submitted = self.request.submitted;
         // The caller may have gone away; nothing to do then.
         let _ = self.request.reply.send(result.map(|(v, mut s)| {
@@ -217,7 +217,7 @@ fn pass<'a>(shared: &'a Shared, slots: &mut Slots, rows: &mut [Option<Live<'a>>]
     Ok(())
 }
 
-fn finish(slot: &mut Option<Live<'_>>, result: super::Reply) {
+fn finish(slot: &mut Option<Live<'_>>, result: Reply) {
     if let Some(l) = slot.take() {
         l.reply(result);
     }

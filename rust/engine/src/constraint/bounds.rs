@@ -8,7 +8,8 @@
 //! bounds: whichever branch the text ends up matching, its bounds then hold.
 
 use super::numeric::Range;
-use super::unique::{literal_values, Distinct};
+use super::unique::Distinct;
+use crate::schema::finite::literal_values;
 use crate::schema::{Node, NodeId, SchemaIr};
 
 /// Candidate schema nodes for the current value; `None` means unconstrained (inside

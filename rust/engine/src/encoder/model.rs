@@ -14,7 +14,7 @@ use tokenizers::{PostProcessor, Tokenizer, TruncationDirection};
 use crate::error::{Error, Result};
 use crate::manifest::read_manifest;
 use crate::model::GRAPH_FILE;
-use crate::task::ContextOverflow;
+use crate::overflow::ContextOverflow;
 
 /// `flinkllm.json` of an encoder (`"kind": "encoder"`; docs/model-directory.md).
 #[derive(Debug, Clone, Deserialize)]

@@ -2,7 +2,8 @@
 //! we accept `oneOf` (and type lists) only when the branches provably cannot both match
 //! a value; otherwise loading fails and names the branches.
 
-use super::{validate, Node, NodeId};
+use super::ir::{Node, NodeId, Property};
+use super::validate;
 use crate::error::{Error, Result};
 
 pub fn check_one_of(nodes: &[Node], branches: &[NodeId], path: &str) -> Result<()> {
@@ -69,7 +70,7 @@ fn disjoint(nodes: &[Node], a: NodeId, b: NodeId) -> bool {
         (Node::Enum(values), _) => !values.iter().any(|v| validate::matches(nodes, b, v)),
         (_, Node::Enum(values)) => !values.iter().any(|v| validate::matches(nodes, a, v)),
         (Node::Object { properties: pa, additional: xa }, Node::Object { properties: pb, additional: xb }) => {
-            let excludes = |req: &[super::Property], other: &[super::Property], other_additional: bool| {
+            let excludes = |req: &[Property], other: &[Property], other_additional: bool| {
                 !other_additional && req.iter().any(|p| p.required && !other.iter().any(|o| o.name == p.name))
             };
             if excludes(pa, pb, *xb) || excludes(pb, pa, *xa) {

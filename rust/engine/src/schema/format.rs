@@ -5,7 +5,7 @@
 //! Offsets stay within ±18:00 (RFC 3339 allows ±23:59): the range java.time and most
 //! parsers accept, so a date-time lands in a SQL TIMESTAMP wherever it goes.
 
-use super::Format;
+use super::ir::Format;
 
 /// Month/day pairs that exist in every year (February stops at 28).
 const MONTH_DAY: &str = "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))";

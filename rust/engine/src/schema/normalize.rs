@@ -16,12 +16,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::child_path;
+use super::ir::{child_path, UNSUPPORTED};
 use crate::error::{Error, Result};
 
-/// Length bound for strings whose schema gives none (task key `max_string_length`): without
-/// one, a model that rambles never closes the string and the row is lost to the token cap.
-pub const DEFAULT_MAX_STRING_LENGTH: u64 = 512;
 /// `$ref`s inlined into one another (to merge them with siblings) before it counts as recursion.
 const MAX_REF_DEPTH: usize = 16;
 /// Branches a distributed `anyOf`/`oneOf` may grow to.
@@ -34,9 +31,6 @@ const MAX_MULTIPLES: f64 = 256.0;
 
 type Obj = Map<String, Value>;
 
-/// Marks a `$defs` entry that could not be normalized; the parser refuses it with the
-/// message only if a `$ref` uses it.
-pub const UNSUPPORTED: &str = "x-flinkllm-unsupported";
 
 const TYPES: &[&str] = &["null", "boolean", "object", "array", "string", "number"];
 const OBJECT_KEYWORDS: &[&str] = &["properties", "required", "additionalProperties"];

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::normalize::{normalize, DEFAULT_MAX_STRING_LENGTH, UNSUPPORTED};
 use crate::automaton::{Automaton, Budget};
-use super::{alternatives, child_path, disjoint, pattern, Bound, Format, Node, NodeId, Property, SchemaIr};
+use super::ir::{alternatives, child_path, Bound, Format, Node, NodeId, Property, SchemaIr, UNSUPPORTED};
+use super::{disjoint, pattern};
 use crate::error::{Error, Result};
 
 /// Keywords that only annotate: safe to accept because they never constrain values.
@@ -51,20 +51,6 @@ const ENFORCED: &[&str] = &[
     "anyOf",
     "oneOf",
 ];
-
-/// Parses a JSON Schema with the default bound for free strings.
-pub fn parse_schema(schema: &Value) -> Result<SchemaIr> {
-    parse_schema_with(schema, DEFAULT_MAX_STRING_LENGTH)
-}
-
-/// Parses a JSON Schema: draft 2020-12 keywords are first reduced to the enforced ones
-/// (`normalize`); strings without `maxLength` or `format` get `max_string_length`.
-pub fn parse_schema_with(schema: &Value, max_string_length: u64) -> Result<SchemaIr> {
-    let normalized = normalize(schema, max_string_length)?;
-    let mut ir = parse_normalized(&normalized)?;
-    ir.source = schema.clone();
-    Ok(ir)
-}
 
 /// Parses a schema that uses only the enforced keywords (the output of `normalize`).
 pub(crate) fn parse_normalized(schema: &Value) -> Result<SchemaIr> {
@@ -374,7 +360,7 @@ impl<'a> Parser<'a> {
             // Items from a finite set of literals: no more distinct ones than the set holds.
             let mut alts = Vec::new();
             alternatives(&self.nodes, items, &mut alts);
-            if let Some(values) = crate::constraint::unique::literal_values_of(&self.nodes, &alts) {
+            if let Some(values) = super::finite::literal_values_of(&self.nodes, &alts) {
                 if (values.len() as u64) < min_items {
                     return Err(unsupported(path, format_args!("keyword `uniqueItems`: minItems {min_items} needs more distinct items than the {} values the items allow", values.len())));
                 }

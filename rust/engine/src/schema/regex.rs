@@ -7,7 +7,8 @@
 //! tracker (`constraint::bounds`) enforces them while decoding instead.
 
 use super::layout::{to_json, ITEM_SEP, KEY_SEP};
-use super::{format, Node, NodeId, SchemaIr};
+use super::format;
+use super::ir::{Bound, Node, NodeId, SchemaIr};
 
 /// Body of a free JSON string: no raw quote, backslash or control character; the
 /// common two-character escapes. (`\uXXXX` is left out: the model never needs it.)
@@ -96,7 +97,7 @@ fn tuple_regex(ir: &SchemaIr, prefix: &[NodeId], item: &str, max_items: Option<u
 
 /// A minus sign only where negative values are possible: a forbidden `-` would
 /// otherwise be a path the bounds tracker has to reject token by token.
-fn sign(minimum: Option<super::Bound>) -> &'static str {
+fn sign(minimum: Option<Bound>) -> &'static str {
     match minimum {
         Some(b) if b.value >= 0.0 => "",
         _ => "-?",

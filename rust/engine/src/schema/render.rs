@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::layout::to_json;
-use super::{Node, NodeId, SchemaIr};
+use super::ir::{Node, NodeId, SchemaIr};
 
 /// Reorders object keys into schema order, so examples look exactly like what the
 /// constraint will make the model write.

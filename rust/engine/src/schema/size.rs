@@ -7,7 +7,8 @@
 
 use super::layout::{to_json, ITEM_SEP, KEY_SEP};
 use super::regex::{MAX_FRAC_DIGITS, MAX_INT_DIGITS};
-use super::{format, Node, NodeId, SchemaIr};
+use super::format;
+use super::ir::{Node, NodeId, SchemaIr};
 
 /// Bytes one character of a free string can take: up to 4 in UTF-8, 2 for the
 /// two-character escapes the constraint allows (it never writes `\uXXXX`).

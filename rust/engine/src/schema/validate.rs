@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{format, Bound, Node, NodeId, SchemaIr};
+use super::format;
+use super::ir::{Bound, Node, NodeId, SchemaIr};
 
 pub struct Validator {
     nodes: Vec<Node>,

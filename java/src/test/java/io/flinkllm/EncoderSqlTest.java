@@ -158,7 +158,7 @@ public class EncoderSqlTest {
             {createModel("m", "category STRING", "'task' = 'classification', 'output.category.enum' = 'a, b'"), "has no example"},
             {createModel("m", "embedding ARRAY<FLOAT>", "'task' = 'embedding', 'temperature' = '0.5'"), "'temperature' does not apply"},
             {createModel("m", "answer STRING", "'normalize' = 'false'"), "'normalize' does not apply"},
-            {createModel("m", "embedding ARRAY<FLOAT>", "'task' = 'translation'"), "is not supported"},
+            {createModel("m", "embedding ARRAY<FLOAT>", "'task' = 'translation'"), "use \"text_generation\", \"embedding\" or \"classification\""},
             {"CREATE TEMPORARY MODEL m INPUT (message STRING) OUTPUT (embedding ARRAY<FLOAT>) WITH ('provider' = 'flinkllm', 'model' = "
                     + TestSupport.sqlString(TestSupport.model("tiny").toString()) + ", 'task' = 'embedding')", "need a sentence encoder"},
         };
@@ -180,5 +180,46 @@ public class EncoderSqlTest {
         } catch (Exception e) {
             assertTrue(ExceptionUtils.stringifyException(e), ExceptionUtils.stringifyException(e).contains("need a sentence encoder"));
         }
+    }
+
+    /**
+     * One owner of the task contract: a task file and the equivalent {@code CREATE MODEL} are
+     * checked by the engine's rules, and refused with the same message naming the key as each
+     * wrote it (snake_case in a file, kebab-case in SQL).
+     */
+    @Test
+    public void aTaskFileAndItsCreateModelAreRefusedAlike() throws Exception {
+        String[][] cases = {
+            // {task file keys, WITH options, what both messages must say}
+            {"\"temperature\": 0.7", "'temperature' = '0.7'", "'temperature' does not apply to task 'embedding' (only to text_generation)"},
+            {"\"max-context-size\": 10", "'max-context-size' = '10'", "'max-context-size' does not apply to task 'embedding'"},
+            {"\"max_length\": 0", "'max-length' = '0'", "must be at least 1"},
+        };
+        for (String[] c : cases) {
+            Path task = TestSupport.write(TinyModelSqlTest.tasksDir.resolve("contract.task.json"),
+                    "{\"task\": \"embedding\", \"model\": " + TestSupport.jsonString(encoder.toString()) + ", " + c[0] + "}");
+            String fromFile = planningError(env(tickets), "SELECT llm(" + TestSupport.sqlString(task.toString()) + ", message) FROM messages", true);
+            String fromModel = planningError(env(tickets), createModel("m", "embedding ARRAY<FLOAT>", "'task' = 'embedding', " + c[1]), false);
+            assertTrue(c[2] + " in:\n" + fromFile, fromFile.contains(c[2]));
+            assertTrue(c[2] + " in:\n" + fromModel, fromModel.contains(c[2]));
+        }
+        String wrongCase = planningError(env(tickets), createModel("m", "embedding ARRAY<FLOAT>", "'task' = 'embedding', 'max-length' = '0'"), false);
+        assertTrue(wrongCase, wrongCase.contains("'max-length' must be at least 1"));
+    }
+
+    private static String planningError(TableEnvironment env, String sql, boolean query) {
+        try {
+            if (query) {
+                env.executeSql("CREATE FUNCTION llm AS '" + LlmFunction.class.getName() + "'");
+                env.sqlQuery(sql).explain();
+            } else {
+                env.executeSql(sql);
+                env.sqlQuery("SELECT * FROM ML_PREDICT(TABLE messages, MODEL m, DESCRIPTOR(message))").explain();
+            }
+        } catch (Exception e) {
+            return ExceptionUtils.stringifyException(e);
+        }
+        fail("planning should fail: " + sql);
+        return null;
     }
 }

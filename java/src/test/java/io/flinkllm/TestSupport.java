@@ -99,6 +99,11 @@ public final class TestSupport {
         return ExceptionUtils.findThrowable(e, t -> t instanceof LlmException && kind.equals(((LlmException) t).kind())).isPresent();
     }
 
+    /** {@code s} as a JSON string literal. */
+    public static String jsonString(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
     public static String sqlString(String s) {
         return "'" + s.replace("'", "''") + "'";
     }

@@ -157,14 +157,14 @@ public final class LlmCall implements Serializable {
         String model = call.getArgumentValue(0, String.class).orElseThrow(
                 () -> new ValidationException("embed(): the first argument must be a non-NULL STRING literal naming an encoder model"));
         LlmOptions options = options(call, context.getConfiguration());
-        TaskSource task = TaskSource.document("embed(" + model + ")", embeddingTask(model));
+        TaskSource task = TaskSource.document("embed(" + model + ")", embeddingTask(model), null);
         DataType row = RowTypes.parse(describe(task, options));
         return new LlmCall(task, "embed()", row.getLogicalType().asSerializableString(), -1, false, options, false);
     }
 
     private static String embeddingTask(String model) {
         ObjectNode doc = new ObjectMapper().createObjectNode();
-        doc.put("task", LlmOptions.EMBEDDING);
+        doc.put("task", "embedding");
         doc.put("model", model);
         return doc.toString();
     }
@@ -211,7 +211,8 @@ public final class LlmCall implements Serializable {
         return path.toAbsolutePath().normalize();
     }
 
-    private static String tasksDir(ReadableConfig config) {
+    /** The tasks directory relative file names resolve against, or null when none is set. */
+    public static String tasksDir(ReadableConfig config) {
         List<String> tried = Arrays.asList(
                 config == null ? null : LlmOptions.lookup(LlmOptions.TASKS_DIR, null, config),
                 System.getProperty(TASKS_DIR_OPTION),
@@ -233,9 +234,7 @@ public final class LlmCall implements Serializable {
      */
     public static String describeTask(TaskSource task, LlmOptions options) {
         NativeLibrary.load();
-        String type = task.outputType(AllowedPaths.current());
-        task.checkModel(options.model, AllowedPaths.current());
-        return type;
+        return task.plan(options.engineKey(), AllowedPaths.current());
     }
 
     // ---------------------------------------------------------------- runtime

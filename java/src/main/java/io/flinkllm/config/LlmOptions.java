@@ -13,6 +13,8 @@ import java.util.stream.Collectors;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * The options of flinkllm, declared once as Flink {@link ConfigOption}s (typed, with defaults
@@ -129,36 +131,8 @@ public final class LlmOptions implements Serializable {
             .withDescription("Folder for relative task file names (also the environment variable FLINKLLM_TASKS_DIR).");
 
     // ------------------------------------------------ model provider only (CREATE MODEL ... WITH)
-
-    /** Kinds of task, as Flink's {@code TaskType} and Confluent's providers name them. */
-    public static final String TEXT_GENERATION = "text_generation";
-    public static final String EMBEDDING = "embedding";
-    public static final String CLASSIFICATION = "classification";
-    public static final List<String> TASKS = Arrays.asList(TEXT_GENERATION, EMBEDDING, CLASSIFICATION);
-
-    public static final ConfigOption<String> TASK = key("task")
-            .stringType()
-            .defaultValue(TEXT_GENERATION)
-            .withDescription("The kind of task: text_generation (a decoder model writes the OUTPUT columns), embedding (a sentence "
-                    + "encoder's vector, in one ARRAY<FLOAT> column) or classification (the label whose examples-file examples are "
-                    + "nearest, in a STRING column with output.<column>.enum, and optionally a DOUBLE score column).");
-
-    public static final ConfigOption<Integer> MAX_LENGTH = key("max-length")
-            .intType()
-            .noDefaultValue()
-            .withDescription("embedding and classification: tokens of a row the encoder reads (default: the model's, 256 for "
-                    + "all-MiniLM-L6-v2); a longer row is handled by context-overflow-action.");
-
-    public static final ConfigOption<Boolean> NORMALIZE = key("normalize")
-            .booleanType()
-            .defaultValue(true)
-            .withDescription("embedding: L2-normalise the vector (cosine similarity is then a dot product).");
-
-    public static final ConfigOption<String> CLASSIFIER = key("classifier")
-            .stringType()
-            .defaultValue("centroid")
-            .withDescription("classification: centroid (the label whose examples' mean vector is nearest; the score is that cosine) "
-                    + "or knn (the 5 nearest examples vote; the score is the winner's share).");
+    // The task's own keys (task, system-prompt, temperature, ...) are the engine's: the provider
+    // forwards them as written and the engine checks them (io.flinkllm.engine.TaskKeys).
 
     public static final ConfigOption<String> TASK_FILE = key("task-file")
             .stringType()
@@ -166,63 +140,12 @@ public final class LlmOptions implements Serializable {
             .withDescription("A task file (absolute, or relative to flinkllm.tasks.dir) instead of the prompt options; its schema must "
                     + "agree with the OUTPUT columns.");
 
-    public static final ConfigOption<String> SYSTEM_PROMPT = key("system-prompt")
-            .stringType()
-            .noDefaultValue()
-            .withDescription("Instructions to the model; the list of OUTPUT fields is appended to them.");
-
-    public static final ConfigOption<String> SYSTEM_PROMPT_FILE = key("system-prompt-file")
-            .stringType()
-            .noDefaultValue()
-            .withDescription("A file holding the system prompt (instead of system-prompt).");
-
-    public static final ConfigOption<String> EXAMPLES_FILE = key("examples-file")
-            .stringType()
-            .noDefaultValue()
-            .withDescription("JSONL of {\"input\": ..., \"output\": {...}} few-shot examples; every output must match the OUTPUT schema.");
-
     public static final ConfigOption<String> INPUT_TEMPLATE = key("input-template")
             .stringType()
             .noDefaultValue()
-            .withDescription("The user turn, with {column} naming INPUT columns. Default: the single INPUT column's text.");
-
-    public static final ConfigOption<String> SCHEMA = key("schema")
-            .stringType()
-            .noDefaultValue()
-            .withDescription("A JSON Schema of the answer, for what the output.<column>.<keyword> options cannot say; it must agree "
-                    + "with the OUTPUT columns.");
-
-    public static final ConfigOption<Double> TEMPERATURE = key("temperature")
-            .doubleType()
-            .noDefaultValue()
-            .withDescription("0 (the default): greedy; above 0: sampling, seeded per row by seed and the input.");
-
-    public static final ConfigOption<Double> TOP_P = key("top-p")
-            .doubleType()
-            .noDefaultValue()
-            .withDescription("Nucleus sampling cut-off in (0, 1] (default 1).");
-
-    public static final ConfigOption<Long> SEED = key("seed")
-            .longType()
-            .noDefaultValue()
-            .withDescription("Seeds each row's sampler together with its input (default 0): a replay gives the same answers.");
-
-    public static final ConfigOption<Integer> MAX_CONTEXT_SIZE = key("max-context-size")
-            .intType()
-            .noDefaultValue()
-            .withDescription("The most tokens of a row's input the model reads; a longer input is handled by "
-                    + "context-overflow-action (default: what the model's context window leaves room for).");
-
-    public static final ConfigOption<Integer> MAX_STRING_LENGTH = key("max-string-length")
-            .intType()
-            .noDefaultValue()
-            .withDescription("The longest string the model may write where the answer's schema gives no length "
-                    + "(a STRING column, not VARCHAR(n)), so a model that rambles still closes it (default 512).");
-
-    public static final ConfigOption<Integer> THREADS = key("threads")
-            .intType()
-            .noDefaultValue()
-            .withDescription("ONNX Runtime threads of the model (default: the CPU count, at most 8).");
+            .withDescription("The user turn, with {column} naming INPUT columns. Default: the single INPUT column's text. Its text "
+                    + "before the first and after the last column goes to the engine as the task's input_template, so it stays "
+                    + "in the cached prompt and is never cut from a long input.");
 
     public static final ConfigOption<String> ERROR_STRING_COLUMN = key("error-string-column")
             .stringType()
@@ -237,6 +160,10 @@ public final class LlmOptions implements Serializable {
     /** Options a call literal may carry (tasks.dir names a file location, not a row policy). */
     public static final List<ConfigOption<?>> CALL_OPTIONS =
             Arrays.asList(MODEL, ERROR_HANDLING_STRATEGY, ERROR_COLUMN, MAX_TOKENS, TIMEOUT, CONTEXT_OVERFLOW_ACTION, BATCH_SIZE);
+
+    /** Options of the provider itself; every other WITH key but output.* is the task's, for the engine. */
+    public static final List<ConfigOption<?>> PROVIDER_OPTIONS = Arrays.asList(MODEL, TASK_FILE, INPUT_TEMPLATE, MAX_TOKENS, BATCH_SIZE,
+            TIMEOUT, ERROR_HANDLING_STRATEGY, ERROR_STRING_COLUMN, CONTEXT_OVERFLOW_ACTION);
 
     /** null = the task file's model. */
     public final String model;
@@ -322,11 +249,27 @@ public final class LlmOptions implements Serializable {
         }
     }
 
-    /** Options that shape the native task (tasks with different ones are opened separately, in Java and in the engine). */
+    /**
+     * The options that shape the native task, as the JSON object the engine reads
+     * ({@code Engine.plan}, {@code Engine.open}); tasks with different ones are opened
+     * separately, in Java and in the engine.
+     */
     public String engineKey() {
-        return "model=" + (model == null ? "" : model) + ";max-tokens=" + maxTokens + ";context-overflow=" + (contextOverflow == null ? "" : contextOverflow.engineSetting())
-                + ";batch-size=" + batchSize;
+        ObjectNode doc = JSON.createObjectNode();
+        if (model != null) {
+            doc.put("model", model);
+        }
+        if (maxTokens > 0) {
+            doc.put("max-tokens", maxTokens);
+        }
+        if (contextOverflow != null) {
+            doc.put("context-overflow-action", contextOverflow.engineSetting());
+        }
+        doc.put("batch-size", batchSize);
+        return doc.toString();
     }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The option's raw value: the call literal's, else the job configuration's {@code flinkllm.<key>}, else the system property. */
     public static String lookup(ConfigOption<?> option, Map<String, String> call, ReadableConfig config) {

@@ -23,13 +23,22 @@ public final class Engine {
     public static native void setSchemaBudget(String setting);
 
     /**
-     * The Flink SQL type of the task's output, e.g. {@code ROW<`a` STRING NOT NULL, `b`
-     * BIGINT>}, read from the task file and its JSON schema without loading the model.
+     * Planning, in one read of the task: the Flink SQL type of its output, e.g. {@code ROW<`a`
+     * STRING NOT NULL, `b` BIGINT>}, after checking the task's keys (kind, type, range), the
+     * caller's options and the model directory (manifest, tokenizer, graph files) without
+     * loading the model, so every mistake fails at planning.
      *
-     * <p>Every method taking {@code task, taskDocument}: {@code task} is a task file's path, or
-     * with {@code taskDocument} non-null the label of that task document ({@link TaskSource}).
+     * <p>Every method taking {@code task, taskDocument, base, options, allowedPaths}: {@code task}
+     * is a task file's path, or with {@code taskDocument} non-null the label of that task
+     * document, whose relative file names resolve against {@code base} (null: the working
+     * directory) ({@link TaskSource}); {@code options} is a JSON object of the caller's overrides
+     * ({@code model}, {@code max-tokens}, {@code context-overflow-action}, {@code batch-size});
+     * {@code allowedPaths} is {@link AllowedPaths#current()}, or null for anywhere.
      */
-    public static native String outputType(String task, String taskDocument, String allowedPaths);
+    public static native String plan(String task, String taskDocument, String base, String options, String allowedPaths);
+
+    /** The task keys the engine reads: a JSON list of {@code {name, alias, applies, type, doc}} ({@link TaskKeys}). */
+    public static native String taskKeys();
 
     /** Indexes into the {@code stats} array {@link #generate} fills. */
     public static final int STAT_PROMPT_TOKENS = 0;
@@ -40,27 +49,13 @@ public final class Engine {
     public static final int STATS = 4;
 
     /**
-     * Checks that the task's model directory is usable (manifest, tokenizer and graph files
-     * present and consistent) without loading the model, so a broken one fails at planning.
-     */
-    public static native void checkModel(String task, String taskDocument, String model, String allowedPaths);
-
-    /**
      * Opens the task; its model comes from the engine's process-wide shared registry. Every
-     * handle of the same task file and arguments shares one open task (prefix cache,
-     * constraint, batches); different arguments open a task of their own over the same model.
-     *
-     * @param model a model name or directory instead of the task's (also for {@link #checkModel}); null keeps it
-     * @param maxTokens overrides the task's max_new_tokens; 0 keeps it
-     * @param contextOverflow {@code error}, {@code truncated-tail} or {@code truncated-head};
-     *     null keeps the task's
-     * @param batchSize up to this many rows running at the same time (from any threads) share
-     *     one forward pass; 1 runs every row alone on its caller's thread
-     * @param allowedPaths {@link AllowedPaths#current()}: directories files may be read from, or
-     *     null for anywhere (also for {@link #outputType} and {@link #checkModel})
+     * handle of the same task and options shares one open task (prefix cache, constraint,
+     * batches); different options open a task of their own over the same model. With
+     * {@code batch-size} n, up to n rows running at the same time (from any threads) share one
+     * forward pass; 1 runs every row alone on its caller's thread.
      */
-    public static native long open(String task, String taskDocument, String model, long maxTokens, String contextOverflow, int batchSize,
-            String allowedPaths);
+    public static native long open(String task, String taskDocument, String base, String options, String allowedPaths);
 
     /** Runs one throw-away row so the first real row does not pay one-time costs. */
     public static native void warmUp(long handle);

@@ -48,8 +48,7 @@ public final class SharedTasks {
         if (entry == null) {
             NativeLibrary.load();
             long started = System.nanoTime();
-            String overflow = options.contextOverflow == null ? null : options.contextOverflow.engineSetting();
-            entry = new Entry(task.open(options.model, options.maxTokens, overflow, options.batchSize, AllowedPaths.current()));
+            entry = new Entry(task.open(options.engineKey(), AllowedPaths.current()));
             try {
                 Engine.warmUp(entry.handle);
             } catch (RuntimeException e) {
@@ -121,6 +120,6 @@ public final class SharedTasks {
     }
 
     private static String key(TaskSource task, LlmOptions options) {
-        return task.label + "\n" + task.document + "\n" + options.engineKey();
+        return task.label + "\n" + task.document + "\n" + task.base + "\n" + options.engineKey();
     }
 }

@@ -15,43 +15,42 @@ public final class TaskSource implements Serializable {
     public final String label;
     /** The task document; null for a task file. */
     final String document;
+    /** Where the document's relative file names resolve; null: the working directory. */
+    final String base;
 
-    private TaskSource(String label, String document) {
+    private TaskSource(String label, String document, String base) {
         this.label = Objects.requireNonNull(label);
         this.document = document;
+        this.base = base;
     }
 
     public static TaskSource file(String path) {
-        return new TaskSource(path, null);
+        return new TaskSource(path, null, null);
     }
 
-    /** A task document; file names in it should be absolute (relative ones resolve against the working directory). */
-    public static TaskSource document(String label, String json) {
-        return new TaskSource(label, Objects.requireNonNull(json));
+    /** A task document whose relative file names resolve against {@code base} (null: the working directory). */
+    public static TaskSource document(String label, String json, String base) {
+        return new TaskSource(label, Objects.requireNonNull(json), base);
     }
 
-    /** The type of the task's output; see {@link Engine#outputType}. */
-    public String outputType(String allowedPaths) {
-        return Engine.outputType(label, document, allowedPaths);
+    /** The type of the task's output, after checking it with these options; see {@link Engine#plan}. */
+    public String plan(String options, String allowedPaths) {
+        return Engine.plan(label, document, base, options, allowedPaths);
     }
 
-    /** See {@link Engine#checkModel}. */
-    public void checkModel(String model, String allowedPaths) {
-        Engine.checkModel(label, document, model, allowedPaths);
-    }
-
-    long open(String model, long maxTokens, String contextOverflow, int batchSize, String allowedPaths) {
-        return Engine.open(label, document, model, maxTokens, contextOverflow, batchSize, allowedPaths);
+    long open(String options, String allowedPaths) {
+        return Engine.open(label, document, base, options, allowedPaths);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof TaskSource && label.equals(((TaskSource) o).label) && Objects.equals(document, ((TaskSource) o).document);
+        return o instanceof TaskSource && label.equals(((TaskSource) o).label) && Objects.equals(document, ((TaskSource) o).document)
+                && Objects.equals(base, ((TaskSource) o).base);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(label, document);
+        return Objects.hash(label, document, base);
     }
 
     @Override

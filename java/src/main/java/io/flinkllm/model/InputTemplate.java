@@ -17,6 +17,12 @@ import org.apache.flink.table.types.logical.LogicalType;
  * {@code {column}} placeholders, or the single INPUT column's text. Columns may be character
  * strings, BOOLEAN, numbers, DATE or TIMESTAMP; their SQL text goes in. A row whose referenced
  * columns are all NULL has no input (its outputs are NULL); a NULL among others is left empty.
+ *
+ * <p>The template's fixed text before the first column and after the last is not rendered per
+ * row: it goes to the engine as the task's {@code input_template} ({@link #engineTemplate}), so
+ * it is tokenised once with the cached prompt and a long input is cut inside the columns'
+ * values, never through the instruction. Each row's input is the columns' values and the text
+ * between them ({@link #render}).
  */
 final class InputTemplate implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -86,9 +92,14 @@ final class InputTemplate implements Serializable {
         }
     }
 
-    /** The row's text, or null when every column the template names is NULL. */
+    /** The engine's input template: the fixed text around the columns, with {@code {input}} where the row's text goes. */
+    String engineTemplate() {
+        return texts.get(0) + "{input}" + texts.get(texts.size() - 1);
+    }
+
+    /** The row's text between the template's fixed ends, or null when every column the template names is NULL. */
     String render(RowData row) {
-        StringBuilder out = new StringBuilder(texts.get(0));
+        StringBuilder out = new StringBuilder();
         boolean any = false;
         for (int i = 0; i < columns.size(); i++) {
             int column = columns.get(i);
@@ -96,7 +107,9 @@ final class InputTemplate implements Serializable {
                 any = true;
                 out.append(text(row, column, types.get(i)));
             }
-            out.append(texts.get(i + 1));
+            if (i + 1 < columns.size()) {
+                out.append(texts.get(i + 1));
+            }
         }
         return any ? out.toString() : null;
     }

@@ -1,10 +1,11 @@
 package io.flinkllm.model;
 
 import io.flinkllm.config.LlmOptions;
-import java.util.Arrays;
+import io.flinkllm.engine.TaskKeys;
 import java.util.HashSet;
 import java.util.Set;
 import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.table.api.config.ExecutionConfigOptions;
 import org.apache.flink.table.factories.FactoryUtil;
 import org.apache.flink.table.factories.ModelProviderFactory;
@@ -44,10 +45,14 @@ public class LlmModelProviderFactory implements ModelProviderFactory {
 
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
-        return new HashSet<>(Arrays.asList(LlmOptions.TASK, LlmOptions.MODEL, LlmOptions.TASK_FILE, LlmOptions.SYSTEM_PROMPT,
-                LlmOptions.SYSTEM_PROMPT_FILE, LlmOptions.EXAMPLES_FILE, LlmOptions.INPUT_TEMPLATE, LlmOptions.SCHEMA, LlmOptions.TEMPERATURE,
-                LlmOptions.TOP_P, LlmOptions.SEED, LlmOptions.THREADS, LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH, LlmOptions.MAX_TOKENS, LlmOptions.BATCH_SIZE, LlmOptions.TIMEOUT,
-                LlmOptions.ERROR_HANDLING_STRATEGY, LlmOptions.ERROR_STRING_COLUMN, LlmOptions.CONTEXT_OVERFLOW_ACTION, LlmOptions.MAX_LENGTH,
-                LlmOptions.NORMALIZE, LlmOptions.CLASSIFIER));
+        // The provider's own options, and the task's keys as the engine declares them (kebab-case,
+        // and their aliases): the engine reads and checks those.
+        Set<ConfigOption<?>> options = new HashSet<>(LlmOptions.PROVIDER_OPTIONS);
+        for (TaskKeys.Key key : TaskKeys.all()) {
+            if (!key.name.equals(LlmOptions.MODEL.key()) && (key.alias == null || !key.alias.equals(LlmOptions.MAX_TOKENS.key()))) {
+                options.add(ConfigOptions.key(key.sqlName()).stringType().noDefaultValue().withDescription(key.doc));
+            }
+        }
+        return options;
     }
 }

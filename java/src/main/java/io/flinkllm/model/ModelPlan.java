@@ -8,9 +8,10 @@ import io.flinkllm.engine.TaskSource;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
@@ -39,19 +40,6 @@ import org.apache.flink.table.types.logical.RowType;
 final class ModelPlan implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** Options a task file sets itself; giving them with {@code task-file} is an error. */
-    private static final List<ConfigOption<?>> TASK_FILE_SETS = Arrays.asList(LlmOptions.SYSTEM_PROMPT, LlmOptions.SYSTEM_PROMPT_FILE,
-            LlmOptions.EXAMPLES_FILE, LlmOptions.SCHEMA, LlmOptions.TEMPERATURE, LlmOptions.TOP_P, LlmOptions.SEED, LlmOptions.THREADS,
-            LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH, LlmOptions.MAX_LENGTH, LlmOptions.NORMALIZE, LlmOptions.CLASSIFIER);
-
-    /** Options of a decoder's generation; an encoder task (embedding, classification) refuses them. */
-    private static final List<ConfigOption<?>> GENERATION_ONLY = Arrays.asList(LlmOptions.SYSTEM_PROMPT, LlmOptions.SYSTEM_PROMPT_FILE,
-            LlmOptions.TEMPERATURE, LlmOptions.TOP_P, LlmOptions.SEED, LlmOptions.MAX_CONTEXT_SIZE, LlmOptions.MAX_STRING_LENGTH,
-            LlmOptions.MAX_TOKENS, LlmOptions.SCHEMA);
-
-    /** Options of an encoder task; a text_generation task refuses them. */
-    private static final List<ConfigOption<?>> ENCODER_ONLY = Arrays.asList(LlmOptions.MAX_LENGTH, LlmOptions.NORMALIZE, LlmOptions.CLASSIFIER);
-
     final LlmCall call;
     final InputTemplate input;
 
@@ -63,18 +51,6 @@ final class ModelPlan implements Serializable {
     static ModelPlan plan(String name, ResolvedCatalogModel model, ReadableConfig jobConfig) {
         Map<String, String> with = model.getOptions();
         Configuration options = Configuration.fromMap(with);
-        String kind = options.get(LlmOptions.TASK);
-        if (!LlmOptions.TASKS.contains(kind)) {
-            throw new ValidationException(name + ": task '" + kind + "' is not supported; use one of " + LlmOptions.TASKS);
-        }
-        refuse(name, with, kind, LlmOptions.TEXT_GENERATION.equals(kind) ? ENCODER_ONLY : GENERATION_ONLY);
-        if (LlmOptions.CLASSIFICATION.equals(kind) && with.containsKey(LlmOptions.NORMALIZE.key())) {
-            throw new ValidationException(name + ": '" + LlmOptions.NORMALIZE.key() + "' applies to task 'embedding' (classification always "
-                    + "compares normalised vectors)");
-        }
-        if (LlmOptions.EMBEDDING.equals(kind) && with.containsKey(LlmOptions.CLASSIFIER.key())) {
-            throw new ValidationException(name + ": '" + LlmOptions.CLASSIFIER.key() + "' applies to task 'classification'");
-        }
         LlmOptions llm;
         try {
             llm = LlmOptions.fromModel(with);
@@ -114,8 +90,8 @@ final class ModelPlan implements Serializable {
         }
 
         TaskSource task = options.getOptional(LlmOptions.TASK_FILE).isPresent()
-                ? taskFile(name, options, with, jobConfig)
-                : taskDocument(name, options, with, answer, jobConfig);
+                ? taskFile(name, options, with, template, jobConfig)
+                : taskDocument(name, with, answer, template, jobConfig);
         String taskType;
         try {
             taskType = LlmCall.describeTask(task, llm);
@@ -127,70 +103,64 @@ final class ModelPlan implements Serializable {
         return new ModelPlan(LlmCall.forModel(task, row, errorField, llm), template);
     }
 
-    private static void refuse(String name, Map<String, String> with, String kind, List<ConfigOption<?>> options) {
-        for (ConfigOption<?> o : options) {
-            if (with.containsKey(o.key())) {
-                throw new ValidationException(name + ": '" + o.key() + "' does not apply to task '" + kind + "'");
+    /** The WITH keys that are the task's (the engine's), as written: every key but the provider's own and output.*. */
+    private static Map<String, String> taskKeys(Map<String, String> with) {
+        Set<String> own = LlmOptions.PROVIDER_OPTIONS.stream().map(ConfigOption::key).collect(Collectors.toSet());
+        own.add("provider");
+        Map<String, String> keys = new LinkedHashMap<>();
+        with.forEach((k, v) -> {
+            if (!own.contains(k) && !k.startsWith(LlmOptions.OUTPUT_PREFIX)) {
+                keys.put(k, v);
             }
-        }
+        });
+        return keys;
     }
 
-    private static TaskSource taskFile(String name, Configuration options, Map<String, String> with, ReadableConfig jobConfig) {
-        for (ConfigOption<?> o : TASK_FILE_SETS) {
-            if (with.containsKey(o.key())) {
-                throw new ValidationException(name + ": give '" + o.key() + "' in the task file, not with 'task-file'");
-            }
-        }
+    private static TaskSource taskFile(String name, Configuration options, Map<String, String> with, InputTemplate template,
+            ReadableConfig jobConfig) {
+        taskKeys(with).keySet().stream().findFirst().ifPresent(key -> {
+            throw new ValidationException(name + ": give '" + key + "' in the task file, not with 'task-file'");
+        });
         if (OutputSchema.anyKeywords(with)) {
             throw new ValidationException(name + ": 'task-file' gives the schema: remove the output.* options");
+        }
+        if (!"{input}".equals(template.engineTemplate())) {
+            throw new ValidationException(name + ": 'input-template' has text around its columns: with 'task-file', that text belongs in "
+                    + "the task file's input_template (it stays in the cached prompt there)");
         }
         return TaskSource.file(LlmCall.resolveFile(options.get(LlmOptions.TASK_FILE), jobConfig, name + ": task-file").toString());
     }
 
-    /** The task document a task file would hold, from the options and the answer's columns. */
-    private static TaskSource taskDocument(String name, Configuration options, Map<String, String> with, List<OutputSchema.Column> answer,
-            ReadableConfig jobConfig) {
-        String model = options.getOptional(LlmOptions.MODEL).orElseThrow(
-                () -> new ValidationException(name + ": give 'model' (a model name or directory) or 'task-file'"));
+    /**
+     * The task document a task file would hold: the task's WITH keys as written (the engine
+     * reads and checks them), the model, the schema from the OUTPUT columns and the input
+     * template's fixed text. Relative file names resolve against the tasks directory.
+     */
+    private static TaskSource taskDocument(String name, Map<String, String> with, List<OutputSchema.Column> answer,
+            InputTemplate template, ReadableConfig jobConfig) {
+        String model = with.get(LlmOptions.MODEL.key());
+        if (model == null) {
+            throw new ValidationException(name + ": give 'model' (a model name or directory) or 'task-file'");
+        }
         ObjectNode doc = OutputSchema.JSON.createObjectNode();
         doc.put("name", name);
         doc.put("model", model);
-        String kind = options.get(LlmOptions.TASK);
-        if (!LlmOptions.TEXT_GENERATION.equals(kind)) {
-            doc.put("task", kind);
-        }
-        options.getOptional(LlmOptions.MAX_LENGTH).ifPresent(v -> doc.put("max_length", v));
-        if (LlmOptions.EMBEDDING.equals(kind)) {
-            doc.put("normalize", options.get(LlmOptions.NORMALIZE));
-        }
-        if (LlmOptions.CLASSIFICATION.equals(kind)) {
-            doc.put("classifier", options.get(LlmOptions.CLASSIFIER));
-        }
-        options.getOptional(LlmOptions.SYSTEM_PROMPT).ifPresent(p -> doc.put("system_prompt", p));
-        options.getOptional(LlmOptions.SYSTEM_PROMPT_FILE).ifPresent(p -> {
-            if (doc.has("system_prompt")) {
-                throw new ValidationException(name + ": give 'system-prompt' or 'system-prompt-file', not both");
+        taskKeys(with).forEach((k, v) -> {
+            if (!k.equals("schema")) {
+                doc.put(k, v);
             }
-            doc.put("system_prompt_file", LlmCall.resolveFile(p, jobConfig, name + ": system-prompt-file").toString());
         });
-        options.getOptional(LlmOptions.EXAMPLES_FILE).ifPresent(
-                p -> doc.put("examples_file", LlmCall.resolveFile(p, jobConfig, name + ": examples-file").toString()));
-        doc.set("schema", schema(name, options, with, answer));
-        options.getOptional(LlmOptions.TEMPERATURE).ifPresent(v -> doc.put("temperature", v));
-        options.getOptional(LlmOptions.TOP_P).ifPresent(v -> doc.put("top_p", v));
-        options.getOptional(LlmOptions.SEED).ifPresent(v -> doc.put("seed", v));
-        options.getOptional(LlmOptions.THREADS).ifPresent(v -> doc.put("threads", v));
-        options.getOptional(LlmOptions.MAX_CONTEXT_SIZE).ifPresent(v -> doc.put("max_context_size", v));
-        options.getOptional(LlmOptions.MAX_STRING_LENGTH).ifPresent(v -> doc.put("max_string_length", v));
+        doc.set("schema", schema(name, with, answer));
+        doc.put("input_template", template.engineTemplate());
         try {
-            return TaskSource.document(name, OutputSchema.JSON.writeValueAsString(doc));
+            return TaskSource.document(name, OutputSchema.JSON.writeValueAsString(doc), LlmCall.tasksDir(jobConfig));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    private static JsonNode schema(String name, Configuration options, Map<String, String> with, List<OutputSchema.Column> answer) {
-        String given = options.getOptional(LlmOptions.SCHEMA).orElse(null);
+    private static JsonNode schema(String name, Map<String, String> with, List<OutputSchema.Column> answer) {
+        String given = with.get("schema");
         try {
             if (given == null) {
                 return OutputSchema.derive(answer, with);

@@ -27,7 +27,7 @@ public class EngineBoundaryTest {
 
     @Test
     public void outputTypeComesFromTheSchema() {
-        assertEquals(TinyModelSqlTest.ROW_TYPE, Engine.outputType(task, null, null));
+        assertEquals(TinyModelSqlTest.ROW_TYPE, Engine.plan(task, null, null, "{}", null));
     }
 
     @Test
@@ -48,7 +48,7 @@ public class EngineBoundaryTest {
 
     @Test
     public void loneSurrogatesAreRepairedNotRejected() {
-        long handle = Engine.open(task, null, null, 0, null, 1, null);
+        long handle = Engine.open(task, null, null, "{}", null);
         try {
             for (String input : new String[] {"broken \uD83D text", "\uDE00 at the start", "at the end \uD83D", "\uD83D\uD83D\uDE00"}) {
                 long[] stats = new long[Engine.STATS];
@@ -70,7 +70,7 @@ public class EngineBoundaryTest {
     }
 
     private static Object[] generateOnce(String input) {
-        long handle = Engine.open(task, null, null, 0, null, 1, null);
+        long handle = Engine.open(task, null, null, "{}", null);
         try {
             return Engine.generate(handle, input, 0, null);
         } finally {
@@ -80,7 +80,7 @@ public class EngineBoundaryTest {
 
     @Test
     public void panicInsideTheEngineIsAJavaException() {
-        long handle = Engine.open(task, null, null, 0, null, 1, null);
+        long handle = Engine.open(task, null, null, "{}", null);
         try {
             Engine.generate(handle, "flinkllm: panic on this input", 0, null);
             fail("the hook is armed by build.gradle (FLINKLLM_TEST_PANIC)");
@@ -95,7 +95,7 @@ public class EngineBoundaryTest {
 
     @Test
     public void closedAndUnknownHandlesAreExceptions() {
-        long handle = Engine.open(task, null, null, 0, null, 1, null);
+        long handle = Engine.open(task, null, null, "{}", null);
         Engine.close(handle);
         expectInvalidHandle(() -> Engine.generate(handle, "x", 0, null));
         expectInvalidHandle(() -> Engine.close(handle));
@@ -105,7 +105,7 @@ public class EngineBoundaryTest {
     @Test
     public void errorKindsMapToExceptionClasses() {
         try {
-            Engine.open("/nonexistent/task.json", null, null, 0, null, 1, null);
+            Engine.open("/nonexistent/task.json", null, null, "{}", null);
             fail();
         } catch (LlmException e) {
             assertEquals("InvalidTask", e.kind());

@@ -22,7 +22,7 @@ public final class NativeProbe {
         int threadsOpen = 0;
         String afterClose = "";
         for (int cycle = 1; cycle <= 2; cycle++) {
-            long handle = Engine.open(task, null, null, 0, null, 1, null);
+            long handle = Engine.open(task, null, null, "{}", null);
             threadsOpen = ChildJvmMain.nativeThreads();
             String panic;
             try {

@@ -225,7 +225,7 @@ public class ModelProviderSqlTest {
     public void promptOptionsAndSeveralInputColumns() throws Exception {
         Path prompt = TestSupport.write(dir.resolve("prompt.txt"), "Summarise the product's reviews.");
         Path examples = TestSupport.write(dir.resolve("examples.jsonl"),
-                "{\"input\": \"Product: Lamp (4.5)\\nGreat\", \"output\": {\"verdict\": \"good\", \"stars\": 4}}\n");
+                "{\"input\": \"Lamp (4.5)\\nGreat\", \"output\": {\"verdict\": \"good\", \"stars\": 4}}\n");
         TableEnvironment env = env();
         env.executeSql("CREATE TEMPORARY VIEW products AS SELECT id, 'Lamp' AS product, CAST(4.5 AS DOUBLE) AS rating, message AS reviews FROM messages");
         env.executeSql(createModel("summary", "product STRING, rating DOUBLE, reviews STRING", "verdict STRING, stars INT",
@@ -254,6 +254,28 @@ public class ModelProviderSqlTest {
                 assertTrue(r.toString(), Arrays.asList("a", "b").contains((String) r.getField(1)) && (Integer) r.getField(2) >= 1 && (Integer) r.getField(2) <= 2);
             }
         }
+    }
+
+    /**
+     * The moderation template's instruction follows the comment; the provider hands it to the
+     * engine as the task's template, so a 50 KB comment is cut inside the comment and the row
+     * is still answered (the engine's test a_long_input_is_cut_inside_the_template_... shows the
+     * prompt it reads).
+     */
+    @Test
+    public void aLongCommentIsAnsweredWithItsInstruction() throws Exception {
+        StringBuilder comment = new StringBuilder();
+        while (comment.length() < 50_000) {
+            comment.append("the intro drags on and the audio is muddy ");
+        }
+        Path long_ = TestSupport.write(dir.resolve("long.jsonl"), "{\"id\": 1, \"message\": \"" + comment + "\"}\n");
+        TableEnvironment env = TestSupport.messagesEnv(1, new Configuration(), long_);
+        env.executeSql(createModel("moderation", "message STRING", "verdict STRING",
+                "'input-template' = 'Comment: {message}\n\nCriticism of the video, however harsh, is safe. Is a person attacked?', "
+                        + "'output.verdict.enum' = 'safe, unsafe', 'max-context-size' = '64'"));
+        List<Row> rows = predict(env, "moderation", "verdict", null);
+        assertEquals(1, rows.size());
+        assertTrue(rows.toString(), Arrays.asList("safe", "unsafe").contains(rows.get(0).getField(1)));
     }
 
     @Test
@@ -294,7 +316,9 @@ public class ModelProviderSqlTest {
             {"s ARRAY<STRING>", "'output.s.min-items' = '3', 'output.s.max-items' = '1'", "minItems 3 is above maxItems 1"},
             {"label STRING", "'error-handling-strategy' = 'explode'", "Invalid value for option 'error-handling-strategy'"},
             {"label STRING", "'batch-size' = '0'", "batch-size must be a whole number >= 1"},
-            {"label STRING", "'task' = 'summarization'", "task 'summarization' is not supported"},
+            {"label STRING", "'task' = 'summarization'", "task \"summarization\": use \"text_generation\""},
+            {"label STRING", "'max-string-length' = '0'", "'max-string-length' must be at least 1"},
+            {"label STRING", "'top-p' = 'most'", "'top-p' must be a number, got 'most'"},
             {"label STRING", "'system-prompt' = 'a', 'system-prompt-file' = '/tmp/x'", "give 'system-prompt' or 'system-prompt-file', not both"},
             {"label STRING", "'output.label.enum' = 'spam,ham', 'examples-file' = " + TestSupport.sqlString(badExamples.toString()),
                 "example 1 does not match the schema"},

@@ -2,6 +2,9 @@
 //! generative task holds its compiled constraint and the KV cache of its fixed prompt
 //! prefix; an encoder task (embedding, classification) its encoder and examples.
 
+mod encoding;
+mod stats;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -10,15 +13,17 @@ use serde_json::Value;
 
 use crate::batch::{BatchConfig, Request, Scheduler, Shared};
 use crate::constraint::{compile, Compiled};
-use crate::encoder::EncoderTask;
+use crate::overflow::ContextOverflow;
 use crate::error::{Error, Result};
 use crate::generate::{self, RowLimits, RowStats};
 use crate::model::{Kv, Model};
 use crate::prompt::{self, Message};
 use crate::registry;
 use crate::sampler::Sampling;
-use crate::task::{ContextOverflow, Settings, TaskOptions, TaskSource, TaskSpec};
+use crate::task::{Settings, TaskOptions, TaskSource, TaskSpec};
 use crate::weak_map::WeakMap;
+use encoding::EncoderTask;
+pub use stats::OpenStats;
 
 /// A loaded task. Cheap to clone; `Send + Sync`; rows may run concurrently (forward
 /// passes of one model take turns on its session).
@@ -46,19 +51,6 @@ struct Decoding {
     /// The rendered prompt around the input, for inspection.
     parts: prompt::PromptParts,
     stats: OpenStats,
-}
-
-/// Figures about loading a task.
-#[derive(Debug, Clone, Copy)]
-pub struct OpenStats {
-    /// Wall time of `Task::load` (model load, index build, prefix cache), or of the
-    /// first load when the task was already open in this process.
-    pub open_ms: f64,
-    pub model_load_ms: f64,
-    pub index_build_ms: f64,
-    pub index_bytes: usize,
-    pub prefix_tokens: usize,
-    pub prefix_ms: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -240,6 +232,19 @@ impl Task {
         }
     }
 
+    /// The prompt text the model reads for `input`: as `prompt_for`, after a long input is cut
+    /// to fit (what `context_overflow_action` keeps of it).
+    pub fn fitted_prompt_for(&self, input: &str) -> Result<String> {
+        match &*self.inner {
+            Inner::Decoding(d) => {
+                let ids = d.row_ids(input)?;
+                let text = d.model.tokens.text_of(&ids[..ids.len() - d.suffix.len()]);
+                Ok(format!("{}{}{}", d.parts.before, String::from_utf8_lossy(&text), d.parts.after))
+            }
+            Inner::Encoding { .. } => Ok(input.to_string()),
+        }
+    }
+
     /// One throw-away row, so the first real row does not pay one-time costs.
     pub fn warm_up(&self) -> Result<()> {
         match self.run("warm-up") {
@@ -304,7 +309,7 @@ impl Decoding {
         }
         let t = Instant::now();
         let empty = model.empty_kv()?;
-        let prefix = if prefix_ids.is_empty() { empty } else { model.forward(&prefix_ids, &empty)?.kv };
+        let prefix = if prefix_ids.is_empty() { empty } else { crate::cache::forward(&model, &prefix_ids, &empty)?.kv };
         let prefix_ms = t.elapsed().as_secs_f64() * 1e3;
         let stats = OpenStats {
             open_ms: started.elapsed().as_secs_f64() * 1e3,
@@ -337,7 +342,10 @@ impl Decoding {
         Ok(running.clone())
     }
 
-    fn run_with(&self, input: &str, deadline: Option<Instant>, mode: Mode) -> Result<(Value, RowStats)> {
+    /// The row's prompt after the cached prefix: its input's tokens, cut to the room the
+    /// context leaves (`context_overflow`), then the suffix. Only the input is ever cut: the
+    /// template's text around it is in the prefix and suffix.
+    fn row_ids(&self, input: &str) -> Result<Vec<u32>> {
         let s = &self.spec.settings;
         let tokens = &self.model.tokens;
         // The template's own text around {input} is already in the prefix and suffix.
@@ -363,6 +371,13 @@ impl Decoding {
             }
         }
         ids.extend_from_slice(&self.suffix);
+        Ok(ids)
+    }
+
+    fn run_with(&self, input: &str, deadline: Option<Instant>, mode: Mode) -> Result<(Value, RowStats)> {
+        let s = &self.spec.settings;
+        let ctx = self.model.context_length();
+        let ids = self.row_ids(input)?;
         let sampling = Sampling { temperature: s.temperature, top_p: s.top_p, seed: s.seed };
         let limits = RowLimits { max_new_tokens: s.max_new_tokens, context_length: ctx, deadline };
         let scheduler = match mode {

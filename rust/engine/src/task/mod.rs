@@ -6,114 +6,23 @@
 //! up in the models directory: the `models_dir` option, else `$FLINKLLM_MODELS`, else
 //! `~/.cache/flinkllm/models`.
 
+pub(crate) mod file;
+pub(crate) mod keys;
+pub(crate) mod kind;
+
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_json::Value;
 
 use crate::batch::BatchConfig;
 use crate::confine::AllowedPaths;
 use crate::encoder::classify::Nearest;
-use crate::encoder::spec::{self as encoder_spec, EncoderSettings, TaskKind};
+use crate::overflow::ContextOverflow;
+use file::TaskFile;
+pub use file::Example;
+pub use kind::{EncoderSettings, TaskKind};
 use crate::error::{Error, Result};
 use crate::schema::{self, layout, render, validate::Validator, SchemaIr};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TaskFile {
-    model: String,
-    /// "text_generation" (default), "embedding" or "classification" (encoder::spec).
-    #[serde(default)]
-    task: Option<String>,
-    /// Encoder tasks: tokens per row, the model's `max_length` by default.
-    #[serde(default)]
-    max_length: Option<usize>,
-    /// Embedding tasks: L2-normalise the vector (default true).
-    #[serde(default)]
-    normalize: Option<bool>,
-    /// Classification tasks: "centroid" (default) or "knn", with `k` neighbours.
-    #[serde(default)]
-    classifier: Option<String>,
-    #[serde(default)]
-    k: Option<usize>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    system_prompt: Option<String>,
-    #[serde(default)]
-    system_prompt_file: Option<String>,
-    #[serde(default)]
-    examples: Option<Vec<Example>>,
-    #[serde(default)]
-    examples_file: Option<String>,
-    #[serde(default)]
-    schema: Option<Value>,
-    #[serde(default)]
-    schema_file: Option<String>,
-    #[serde(default)]
-    input_template: Option<String>,
-    #[serde(default)]
-    describe_schema: Option<bool>,
-    #[serde(default)]
-    max_new_tokens: Option<usize>,
-    #[serde(default)]
-    temperature: Option<f32>,
-    #[serde(default)]
-    top_p: Option<f32>,
-    #[serde(default)]
-    seed: Option<u64>,
-    #[serde(default)]
-    threads: Option<usize>,
-    #[serde(default)]
-    context_overflow_action: Option<String>,
-    #[serde(default)]
-    max_context_size: Option<usize>,
-    /// Bound for strings whose schema gives no `maxLength` (schema::DEFAULT_MAX_STRING_LENGTH).
-    #[serde(default)]
-    max_string_length: Option<u64>,
-    /// Report each label field's confidence with the answer (`confidence`).
-    #[serde(default)]
-    confidence: Option<bool>,
-    /// Per label field, the map from raw to calibrated confidence (`flinkllm calibrate` writes it).
-    #[serde(default)]
-    calibration: Option<crate::confidence::Calibration>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Example {
-    pub input: String,
-    pub output: Value,
-}
-
-/// What to do with a row whose prompt does not fit the context window
-/// (named after Flink's `context-overflow-action` model option).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ContextOverflow {
-    /// The row fails with `InputTooLong`.
-    Error,
-    /// Keep the start of the input, drop its end (default, as in Flink's own model
-    /// providers: an event's length alone never fails a row, so a replay cannot fail on it).
-    TruncateTail,
-    /// Keep the end of the input, drop its start.
-    TruncateHead,
-}
-
-impl ContextOverflow {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "error" => Ok(Self::Error),
-            "truncated-tail" => Ok(Self::TruncateTail),
-            "truncated-head" => Ok(Self::TruncateHead),
-            other => Err(Error::InvalidTask(format!(
-                "context_overflow_action {other:?}: use \"error\", \"truncated-tail\" or \"truncated-head\""
-            ))),
-        }
-    }
-}
 
 /// Caller overrides (JNI options, CLI flags); `None` keeps the task file's value. Tasks
 /// opened with equal options share one open task (`Task::load`); so do their rows' batches.
@@ -139,6 +48,33 @@ pub struct TaskOptions {
     /// Report label confidence uncalibrated, whatever the task file says: what a calibration
     /// is fitted on (`flinkllm calibrate`).
     pub raw_confidence: bool,
+}
+
+impl TaskOptions {
+    /// These options with a caller's overrides from a JSON object, as a binding forwards them
+    /// (kebab- or snake-case): `model`, `max-tokens`, `context-overflow-action` (`error`,
+    /// `truncated-tail`, `truncated-head`) and `batch-size` (rows per shared pass; 1: alone).
+    pub fn with_overrides(mut self, json: &str) -> Result<TaskOptions> {
+        let doc: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| Error::InvalidTask(format!("options {json}: {e}")))?;
+        let bad = |key: &str, what: &str| Error::InvalidTask(format!("option '{key}' must be {what}"));
+        for (written, value) in doc {
+            let count = || value.as_u64().filter(|n| *n >= 1).map(|n| n as usize).ok_or_else(|| bad(&written, "a whole number >= 1"));
+            match keys::find(&written).map_or(written.replace('-', "_"), |k| k.name.to_string()).as_str() {
+                "model" => self.model = Some(value.as_str().ok_or_else(|| bad(&written, "a string"))?.to_string()),
+                "max_new_tokens" => self.max_new_tokens = Some(count()?),
+                "batch_size" => self.batch = BatchConfig::batched(count()?),
+                "context_overflow_action" => {
+                    let action = value.as_str().ok_or_else(|| bad(&written, "a string"))?;
+                    self.context_overflow = Some(ContextOverflow::parse(action)?);
+                }
+                _ => return Err(Error::InvalidTask(format!(
+                    "unknown option '{written}' (a caller overrides model, max-tokens, context-overflow-action, batch-size)"
+                ))),
+            }
+        }
+        Ok(self)
+    }
 }
 
 // Floats compare by their bits: options are a sharing key, and two spellings of one value
@@ -288,7 +224,10 @@ impl TaskSpec {
         let allowed = &opts.allowed_paths;
         let origin = source.label();
         let path = origin.as_str();
-        let f: TaskFile = serde_json::from_str(&source.text(allowed)?).map_err(|e| invalid(path, e))?;
+        let doc: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&source.text(allowed)?).map_err(|e| invalid(path, e))?;
+        let keys = keys::check(doc).map_err(|e| invalid(path, e))?;
+        let f: TaskFile = serde_json::from_value(keys.doc.clone().into()).map_err(|e| invalid(path, e))?;
         let base = source.base();
 
         let model = opts.model.as_deref().unwrap_or(&f.model);
@@ -304,18 +243,17 @@ impl TaskSpec {
             (Some(s), None) => s,
             (None, Some(file)) => read_text(&base, &file, path, "system_prompt_file", allowed)?,
             (None, None) => String::new(),
-            (Some(_), Some(_)) => return Err(invalid(path, "give system_prompt or system_prompt_file, not both")),
+            (Some(_), Some(_)) => return Err(invalid(path, format_args!("give '{}' or '{}', not both", keys.name("system_prompt"), keys.name("system_prompt_file")))),
         };
-        encoder_spec::check_task_name(f.task.as_deref()).map_err(|e| invalid(path, e))?;
         let schema = match (f.schema, f.schema_file) {
             (Some(s), None) => s,
-            (None, None) if f.task.as_deref() == Some("embedding") => encoder_spec::default_embedding_schema(),
+            (None, None) if f.task.as_deref() == Some("embedding") => kind::default_embedding_schema(),
             (None, Some(file)) => serde_json::from_str(&read_text(&base, &file, path, "schema_file", allowed)?)
                 .map_err(|e| invalid(path, format_args!("{file}: {e}")))?,
-            _ => return Err(invalid(path, "give exactly one of schema or schema_file")),
+            _ => return Err(invalid(path, format_args!("give exactly one of '{}' or '{}'", keys.name("schema"), keys.name("schema_file")))),
         };
         if f.max_string_length == Some(0) {
-            return Err(invalid(path, "max_string_length must be at least 1"));
+            return Err(invalid(path, format_args!("'{}' must be at least 1", keys.name("max_string_length"))));
         }
         let ir = schema::parse_schema_with(&schema, f.max_string_length.unwrap_or(schema::DEFAULT_MAX_STRING_LENGTH))?;
         let examples = match (f.examples, f.examples_file) {
@@ -327,16 +265,16 @@ impl TaskSpec {
                 .map(|(i, l)| serde_json::from_str(l).map_err(|e| invalid(path, format_args!("{file}:{}: {e}", i + 1))))
                 .collect::<Result<_>>()?,
             (None, None) => Vec::new(),
-            (Some(_), Some(_)) => return Err(invalid(path, "give examples or examples_file, not both")),
+            (Some(_), Some(_)) => return Err(invalid(path, format_args!("give '{}' or '{}', not both", keys.name("examples"), keys.name("examples_file")))),
         };
-        let kind = encoder_spec::task_kind(f.task.as_deref(), &ir).map_err(|e| invalid(path, e))?;
+        let kind = kind::task_kind(f.task.as_deref(), &ir).map_err(|e| invalid(path, e))?;
         if !kind.is_encoder() {
             // Planning reads the spec too: a schema over the compile budget fails at submit.
             crate::constraint::check_automaton(&ir)?;
         }
         if kind.is_encoder() {
             // A classification example is a text and its label; the score is the engine's.
-            encoder_spec::example_labels(&kind, &examples).map_err(|e| invalid(path, e))?;
+            kind::example_labels(&kind, &examples).map_err(|e| invalid(path, e))?;
         } else {
             // An example that breaks the schema would teach the model the wrong output.
             let validator = Validator::new(&ir);
@@ -352,11 +290,11 @@ impl TaskSpec {
             nearest: Nearest::parse(f.classifier.as_deref().unwrap_or("centroid"), f.k).map_err(|e| invalid(path, e))?,
         };
         if encoder.max_length == Some(0) {
-            return Err(invalid(path, "max_length must be at least 1"));
+            return Err(invalid(path, format_args!("'{}' must be at least 1", keys.name("max_length"))));
         }
         let input_template = f.input_template.unwrap_or_else(|| "{input}".into());
         if input_template.matches("{input}").count() != 1 {
-            return Err(invalid(path, "input_template must contain {input} exactly once"));
+            return Err(invalid(path, format_args!("'{}' must contain {{input}} exactly once", keys.name("input_template"))));
         }
 
         let overflow = match (opts.context_overflow, f.context_overflow_action) {
@@ -390,13 +328,13 @@ impl TaskSpec {
             },
         };
         if settings.max_context_size == Some(0) {
-            return Err(invalid(path, "max_context_size must be at least 1"));
+            return Err(invalid(path, format_args!("'{}' must be at least 1", keys.name("max_context_size"))));
         }
         if settings.max_new_tokens == 0 || settings.threads == 0 || opts.batch.max_batch == 0 {
             return Err(invalid(path, "max_new_tokens, threads and the batch size must be at least 1"));
         }
         if !(settings.temperature >= 0.0 && settings.top_p > 0.0 && settings.top_p <= 1.0) {
-            return Err(invalid(path, "temperature must be >= 0 and top_p in (0, 1]"));
+            return Err(invalid(path, format_args!("'{}' must be >= 0 and '{}' in (0, 1]", keys.name("temperature"), keys.name("top_p"))));
         }
         let name = f.name.unwrap_or_else(|| source.default_name());
         Ok(TaskSpec {

@@ -4,9 +4,10 @@
 use serde_json::{json, Value};
 
 use crate::schema::{Node, NodeId, SchemaIr};
-use crate::task::Example;
+use super::file::Example;
+use super::keys::{CLASSIFICATION, EMBEDDING, KINDS, TEXT_GENERATION};
 
-use super::classify::Nearest;
+use crate::encoder::classify::Nearest;
 
 /// The kind of a task (`"task"` in a task file, `'task'` of `CREATE MODEL`; Confluent's names).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,32 +55,17 @@ fn concrete(ir: &SchemaIr, id: NodeId) -> Option<&Node> {
     }
 }
 
-/// The values of `task`.
-pub const TASK_NAMES: [&str; 3] = ["text_generation", "embedding", "classification"];
-
-fn unknown_task(task: &str) -> String {
-    format!("task {task:?}: use \"text_generation\", \"embedding\" or \"classification\"")
-}
-
-/// Refuses an unknown `task` before anything else is read.
-pub fn check_task_name(task: Option<&str>) -> Result<(), String> {
-    match task {
-        Some(t) if !TASK_NAMES.contains(&t) => Err(unknown_task(t)),
-        _ => Ok(()),
-    }
-}
-
 /// Reads the kind from `task` and the schema; errors say what the schema must look like.
 pub fn task_kind(task: Option<&str>, ir: &SchemaIr) -> Result<TaskKind, String> {
-    let task = task.unwrap_or("text_generation");
-    if task == "text_generation" {
+    let task = task.unwrap_or(TEXT_GENERATION);
+    if task == TEXT_GENERATION {
         return Ok(TaskKind::TextGeneration);
     }
     let Node::Object { properties, .. } = ir.node(ir.root) else {
         return Err(format!("a {task} task's schema must be an object"));
     };
     match task {
-        "embedding" => match properties.as_slice() {
+        EMBEDDING => match properties.as_slice() {
             [p] if matches!(concrete(ir, p.node), Some(Node::Array { items, prefix, .. })
                 if prefix.is_empty() && matches!(ir.node(*items), Node::Number { .. })) =>
             {
@@ -89,7 +75,7 @@ pub fn task_kind(task: Option<&str>, ir: &SchemaIr) -> Result<TaskKind, String> 
                       (e.g. OUTPUT (embedding ARRAY<FLOAT>))"
                 .into()),
         },
-        "classification" => {
+        CLASSIFICATION => {
             let (mut label, mut score, mut labels) = (None, None, Vec::new());
             for p in properties {
                 match concrete(ir, p.node) {
@@ -110,7 +96,7 @@ pub fn task_kind(task: Option<&str>, ir: &SchemaIr) -> Result<TaskKind, String> 
             let label = label.ok_or("a classification task's schema needs a string enum property: the labels")?;
             Ok(TaskKind::Classification { label, score, labels })
         }
-        other => Err(unknown_task(other)),
+        other => Err(format!("task {other:?}: use one of {KINDS:?}")),
     }
 }
 
