@@ -29,15 +29,7 @@ INPUT (message STRING)
 OUTPUT (target STRING, verdict STRING, rewrite VARCHAR(160))
 WITH (
   'provider' = 'flinkllm',
-  'model' = 'qwen2.5-coder-1.5b-instruct-int8',
-  'system-prompt-file' = 'comment_moderation.system.txt',
-  'examples-file' = 'comment_moderation.examples.jsonl',
-  'input-template' = 'Comment: {message}
-
-Criticism of the video, however harsh, is safe. Is a person attacked?',
-  'output.target.enum' = 'the video, a person, the video and a person, nothing',
-  'output.verdict.enum' = 'safe, unsafe',
-  'threads' = '2'
+  'task-file' = 'comment_moderation.task.json'
 );
 
 CREATE TEMPORARY TABLE moderated_comments (

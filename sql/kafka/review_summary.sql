@@ -1,7 +1,7 @@
 -- Review summaries as a two-job pipeline through Kafka: job 1 aggregates `reviews` into
 -- 1-minute windows per product and writes them to the intermediate topic `review_windows`;
--- job 2 reads that topic and ML_PREDICT writes `review_summaries` (see
--- review_summary_ml_predict.sql for the file version, support_tickets.sql for the set-up).
+-- job 2 reads that topic and ML_PREDICT writes `review_summaries`, its four INPUT columns
+-- joined by an input-template (../review_summary.sql is the llm() version over files).
 SET 'table.dml-sync' = 'true';
 SET 'parallelism.default' = '2';
 SET 'execution.checkpointing.interval' = '5s';

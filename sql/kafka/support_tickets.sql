@@ -35,13 +35,7 @@ INPUT (message STRING)
 OUTPUT (category STRING, severity STRING, sentiment STRING, explanation VARCHAR(200))
 WITH (
   'provider' = 'flinkllm',
-  'model' = 'qwen2.5-coder-1.5b-instruct-int8',
-  'system-prompt-file' = 'support_ticket.system.txt',
-  'examples-file' = 'support_ticket.examples.jsonl',
-  'output.category.enum' = 'auth, billing, product-bug, feature-request, other',
-  'output.severity.enum' = 'P1, P2, P3',
-  'output.sentiment.enum' = 'positive, neutral, frustrated',
-  'threads' = '2'
+  'task-file' = 'support_ticket.task.json'
 );
 
 CREATE TEMPORARY TABLE enriched_tickets (

@@ -46,8 +46,11 @@ def render(sql_file, values, out_file):
 
 def pin_model(sql, model):
     """The job on `model` instead of the one its files name: `SET 'flinkllm.model'` for the
-    llm() calls' task files, and CREATE MODEL's `'model'` option rewritten."""
-    return f"SET 'flinkllm.model' = '{model}';\n" + re.sub(r"'model'\s*=\s*'[^']*'", f"'model' = '{model}'", sql)
+    llm() calls' task files, and CREATE MODEL's `'model'` option rewritten (or added, over a task file)."""
+    sql = re.sub(r"'model'\s*=\s*'[^']*'", f"'model' = '{model}'", sql)
+    # A CREATE MODEL over a task file names no model: its 'model' option overrides the file's.
+    sql = re.sub(r"'provider'\s*=\s*'flinkllm',(?=\s*'task-file')", f"'provider' = 'flinkllm', 'model' = '{model}',", sql)
+    return f"SET 'flinkllm.model' = '{model}';\n" + sql
 
 
 def sql_preamble(name, parallelism, checkpoint_interval, **settings):

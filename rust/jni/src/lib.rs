@@ -75,9 +75,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_plan<'l>(
     allowed_paths: JString<'l>,
 ) -> jstring {
     entry(&mut env, std::ptr::null_mut(), |env| {
-        let source = task_source(env, &task, &inline_task, &base)?;
-        let options = rust_string(env, &options, "options")?;
-        let allowed = allowed(env, &allowed_paths)?;
+        let (source, options, allowed) = task_arguments(env, [&task, &inline_task, &base, &options, &allowed_paths])?;
         let row = engine_api::plan(&source, &options, allowed)?;
         Ok(env.new_string(shape::sql_type(&row))?.into_raw())
     })
@@ -90,11 +88,17 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_taskKeys<'l>(mut env: JNIE
     entry(&mut env, std::ptr::null_mut(), |env| Ok(env.new_string(engine_api::task_keys())?.into_raw()))
 }
 
-/// `task` is a task file's path, or with `inline_task` non-null the label of that task document.
-fn task_source(env: &mut JNIEnv, task: &JString, inline_task: &JString, base: &JString) -> Result<flinkllm_engine::TaskSource> {
+/// The arguments `plan` and `open` share: `task` (a task file's path, or with `inline_task`
+/// non-null the label of that task document), the document's `base` directory, the caller's
+/// options document and the allowed paths.
+fn task_arguments(
+    env: &mut JNIEnv,
+    [task, inline_task, base, options, allowed_paths]: [&JString; 5],
+) -> Result<(flinkllm_engine::TaskSource, String, flinkllm_engine::AllowedPaths)> {
     let label = rust_string(env, task, "task")?;
     let base = optional_string(env, base, "base")?;
-    Ok(engine_api::task_source(label, optional_string(env, inline_task, "inlineTask")?, base))
+    let source = engine_api::task_source(label, optional_string(env, inline_task, "inlineTask")?, base);
+    Ok((source, rust_string(env, options, "options")?, allowed(env, allowed_paths)?))
 }
 
 fn optional_string(env: &mut JNIEnv, s: &JString, what: &str) -> Result<Option<String>> {
@@ -121,9 +125,7 @@ pub extern "system" fn Java_io_flinkllm_engine_Engine_open<'l>(
     allowed_paths: JString<'l>,
 ) -> jlong {
     entry(&mut env, 0, |env| {
-        let source = task_source(env, &task, &inline_task, &base)?;
-        let options = rust_string(env, &options, "options")?;
-        let allowed = allowed(env, &allowed_paths)?;
+        let (source, options, allowed) = task_arguments(env, [&task, &inline_task, &base, &options, &allowed_paths])?;
         Ok(TASKS.insert(engine_api::open(source, &options, allowed)?))
     })
 }
