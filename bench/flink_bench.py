@@ -2,7 +2,7 @@
 an embedded Flink MiniCluster with parallelism 1, in one run so the async/sync ratio compares
 figures taken under the same machine load.
 
-Usage: bench/flink [--task T] [--input IN.jsonl] [--rows N] [--concurrency 16]
+Usage: bench/flink [--task T] [--input IN.jsonl] [--rows N] [--concurrency 16] [--runs sync,async,ml_predict]
 
 The Java side (io.flinkllm.FlinkBench, `gradle benchFlink`) opens the task once before both
 jobs, so the figures are the rows' own: rows/s and generated tokens/s from the first row
@@ -21,7 +21,8 @@ import sys
 import jsonschema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMES = {"sync": "Flink, LlmFunction (sync), p=1", "async": "Flink, AsyncLlmFunction, {c} in flight, p=1"}
+NAMES = {"sync": "Flink, LlmFunction (sync), p=1", "async": "Flink, AsyncLlmFunction, {c} in flight, p=1",
+         "ml_predict": "Flink, ML_PREDICT (sync) of the task as CREATE MODEL without a task file, p=1"}
 
 
 def task_schema(task):
@@ -43,11 +44,11 @@ def count_valid(rows_file, schema):
     return valid
 
 
-def run(task, input_file, rows, concurrency, out=None):
-    """Both runs; returns [(name, figures)], figures as FlinkBench printed them plus `valid`."""
+def run(task, input_file, rows, concurrency, out=None, runs=("sync", "async")):
+    """The runs, in one JVM; returns [(name, figures)], figures as FlinkBench printed them plus `valid`."""
     task, input_file = os.path.abspath(task), os.path.abspath(input_file)
     out = os.path.abspath(out or os.path.join(ROOT, "build", "bench-flink"))
-    args = f"--task {task} --input {input_file} --out {out} --rows {rows} --concurrency {concurrency} --runs sync,async"
+    args = f"--task {task} --input {input_file} --out {out} --rows {rows} --concurrency {concurrency} --runs {','.join(runs)}"
     if any(c.isspace() for c in task + input_file + out):
         sys.exit("bench/flink: paths with spaces are not supported")
     proc = subprocess.run(["gradle", "--no-daemon", "-q", "benchFlink", f"-PbenchArgs={args}"], cwd=ROOT,
@@ -63,8 +64,8 @@ def run(task, input_file, rows, concurrency, out=None):
             print(json.dumps(r), file=sys.stderr)
             kind = r["engine"].split()[-1]
             results.append((NAMES[kind].format(c=r["max_concurrent"]), r))
-    if [r["engine"] for _, r in results] != ["flink sync", "flink async"]:
-        sys.exit(f"bench/flink: expected a sync and an async run, got {[r['engine'] for _, r in results]}")
+    if [r["engine"] for _, r in results] != [f"flink {r}" for r in runs]:
+        sys.exit(f"bench/flink: expected runs {list(runs)}, got {[r['engine'] for _, r in results]}")
     return results
 
 
@@ -75,10 +76,11 @@ def main():
     p.add_argument("--rows", type=int, default=40)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--out", default=None, help="folder for the runs' rows (default build/bench-flink)")
+    p.add_argument("--runs", default="sync,async", help="comma-separated: sync, async, ml_predict (the task as CREATE MODEL)")
     p.add_argument("--json", action="store_true", help="print only the runs' JSON lines, to stdout (for bench/table)")
     a = p.parse_args()
 
-    results = run(a.task, a.input, a.rows, a.concurrency, a.out)
+    results = run(a.task, a.input, a.rows, a.concurrency, a.out, tuple(a.runs.split(",")))
     if a.json:
         for _, r in results:
             print(json.dumps(r))

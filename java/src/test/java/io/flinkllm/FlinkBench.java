@@ -12,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -19,13 +21,19 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.HistogramStatistics;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.table.types.DataType;
 import org.apache.flink.types.Row;
 
 /**
  * The support-ticket SQL on an embedded MiniCluster, parallelism 1, once per function:
- * {@code llm} (sync) and {@code llm_async} (async, N rows in flight). Run by {@code bench/flink}
- * through {@code gradle benchFlink}.
+ * {@code llm} (sync) and {@code llm_async} (async, N rows in flight), and {@code ml_predict}: the
+ * same task written as a {@code CREATE MODEL} without a task file (its keys as {@code WITH}
+ * options, its input template as {@code input-template}) through sync {@code ML_PREDICT}. Run by
+ * {@code bench/flink} through {@code gradle benchFlink}.
  *
  * <p>The task is opened (model loaded, warmed up) before the jobs and held open between them, so
  * the figures are the rows' own: rows/s and generated tokens/s over the time from the first row
@@ -67,8 +75,9 @@ public final class FlinkBench {
         System.err.printf("task open and warm in %d ms%n", (System.nanoTime() - opened) / 1_000_000);
         try {
             for (String run : args.get("runs").split(",")) {
-                boolean async = run.trim().equals("async");
-                System.out.println(run(async, task, input, options, rows, concurrency, out.resolve(run.trim() + ".jsonl")));
+                Path rowsFile = out.resolve(run.trim() + ".jsonl");
+                System.out.println(run.trim().equals("ml_predict") ? runModel(task, input, rows, rowsFile)
+                        : run(run.trim().equals("async"), task, input, options, rows, concurrency, rowsFile));
             }
         } finally {
             SharedTasks.release(TaskSource.file(task.toString()), held);
@@ -133,6 +142,81 @@ public final class FlinkBench {
                 CollectingReporter.counter("errors"), rows / seconds, generated / seconds, (double) generated / rows,
                 latency.getQuantile(0.5), latency.getQuantile(0.99), window.peakRssBytes() / 1048576.0, jobSeconds, async ? concurrency : 1,
                 json(rowsFile.toString()));
+    }
+
+    /**
+     * The task file as a {@code CREATE MODEL} without one: every key as a {@code WITH} option in
+     * kebab-case (files made absolute, the schema as JSON text), {@code {input}} of its template
+     * naming the INPUT column, OUTPUT columns from the task's ROW type.
+     */
+    static String createModel(Path task) throws IOException {
+        JsonNode doc = new ObjectMapper().readTree(task.toFile());
+        Path dir = task.getParent();
+        StringBuilder with = new StringBuilder("'provider' = 'flinkllm'");
+        for (Iterator<Map.Entry<String, JsonNode>> it = doc.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String key = e.getKey();
+            String value = e.getValue().isTextual() ? e.getValue().asText() : e.getValue().toString();
+            if (key.equals("name") || key.equals("description")) {
+                continue;
+            } else if (key.equals("schema_file")) {
+                key = "schema";
+                value = new String(Files.readAllBytes(dir.resolve(value)), StandardCharsets.UTF_8);
+            } else if (key.endsWith("_file")) {
+                value = dir.resolve(value).toString();
+            } else if (key.equals("input_template")) {
+                value = value.replace("{input}", "{message}");
+            }
+            with.append(", ").append(TestSupport.sqlString(key.replace('_', '-'))).append(" = ").append(TestSupport.sqlString(value));
+        }
+        DataType row = RowTypes.parse(TaskSource.file(task.toString()).plan("{}", null));
+        List<String> columns = new ArrayList<>();
+        for (DataTypes.Field f : DataType.getFields(row)) {
+            columns.add("`" + f.getName() + "` " + f.getDataType().getLogicalType().asSerializableString());
+        }
+        return "CREATE TEMPORARY MODEL m INPUT (message STRING) OUTPUT (" + String.join(", ", columns) + ") WITH (" + with + ")";
+    }
+
+    /** The task through sync ML_PREDICT over {@link #createModel}, figures as {@link #run}'s. */
+    static String runModel(Path task, Path input, int rows, Path rowsFile) throws Exception {
+        CollectingReporter.clear();
+        Configuration conf = new Configuration();
+        CollectingReporter.install(conf);
+        TableEnvironment env = TestSupport.tableEnv(1, conf);
+        TestSupport.jsonSource(env, "tickets", "event_id STRING, message STRING", input);
+        env.executeSql(createModel(task) + " ");
+        String answer = String.join(", ", env.sqlQuery("SELECT * FROM ML_PREDICT(TABLE tickets, MODEL m, DESCRIPTOR(message))")
+                .getResolvedSchema().getColumnNames().subList(2, 2 + DataType.getFieldCount(RowTypes.parse(TaskSource.file(task.toString()).plan("{}", null)))));
+        long started = System.nanoTime();
+        List<Row> result;
+        RowWindow window = new RowWindow(rows);
+        try {
+            result = TestSupport.collect(env, "SELECT event_id, ROW(" + answer + ") FROM ML_PREDICT(TABLE tickets, MODEL m, DESCRIPTOR(message), "
+                    + "MAP['async', 'false'])");
+        } finally {
+            window.close();
+        }
+        double jobSeconds = (System.nanoTime() - started) / 1e9;
+        double seconds = window.seconds();
+        try (Writer w = Files.newBufferedWriter(rowsFile, StandardCharsets.UTF_8)) {
+            List<String> names = new ArrayList<>(Arrays.asList(answer.split(", ")));
+            for (Row row : result) {
+                Row r = (Row) row.getField(1);
+                Row named = Row.withNames();
+                for (int i = 0; i < names.size(); i++) {
+                    named.setField(names.get(i), r.getField(i));
+                }
+                w.write("{\"event_id\": " + json(row.getField(0)) + ", \"output\": " + json(named) + "}\n");
+            }
+        }
+        HistogramStatistics latency = CollectingReporter.histogram("latencyMs").getStatistics();
+        long generated = CollectingReporter.counter("generatedTokens");
+        return String.format(Locale.ROOT,
+                "{\"engine\": \"flink ml_predict\", \"function\": \"ML_PREDICT\", \"rows\": %d, \"rows_out\": %d, \"errors\": %d, "
+                        + "\"rows_per_s\": %.3f, \"gen_tokens_per_s\": %.1f, \"gen_tokens_per_row\": %.1f, \"p50_ms\": %.1f, \"p99_ms\": %.1f, "
+                        + "\"peak_rss_mb\": %.1f, \"job_s\": %.2f, \"max_concurrent\": 1, \"rows_file\": %s}",
+                rows, result.size(), CollectingReporter.counter("errors"), rows / seconds, generated / seconds, (double) generated / rows,
+                latency.getQuantile(0.5), latency.getQuantile(0.99), window.peakRssBytes() / 1048576.0, jobSeconds, json(rowsFile.toString()));
     }
 
     /** One line per row: {"event_id": ..., "output": {...}} or {"event_id": ..., "error": "..."}. */
