@@ -19,17 +19,10 @@ import subprocess
 import sys
 
 import jsonschema
+from common import ROOT, show_task
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = {"sync": "Flink, LlmFunction (sync), p=1", "async": "Flink, AsyncLlmFunction, {c} in flight, p=1",
          "ml_predict": "Flink, ML_PREDICT (sync) of the task as CREATE MODEL without a task file, p=1"}
-
-
-def task_schema(task):
-    spec = json.load(open(task, encoding="utf-8"))
-    if "schema" in spec:
-        return spec["schema"]
-    return json.load(open(os.path.join(os.path.dirname(task), spec["schema_file"]), encoding="utf-8"))
 
 
 def count_valid(rows_file, schema):
@@ -55,7 +48,7 @@ def run(task, input_file, rows, concurrency, out=None, runs=("sync", "async")):
                           stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.exit(f"gradle benchFlink failed ({proc.returncode})")
-    schema = task_schema(task)
+    schema = show_task(task)["schema"]
     results = []
     for line in proc.stdout.splitlines():
         if line.startswith("{"):

@@ -20,29 +20,13 @@ import time
 import jsonschema
 from llama_cpp import Llama
 
+from common import show_task
+
 
 def read_task(path):
-    base = os.path.dirname(os.path.abspath(path))
-    task = json.load(open(path, encoding="utf-8"))
-
-    def text(key):
-        if key in task:
-            return task[key]
-        with open(os.path.join(base, task[key + "_file"]), encoding="utf-8") as f:
-            return f.read()
-
-    schema = task.get("schema") or json.load(open(os.path.join(base, task["schema_file"]), encoding="utf-8"))
-    if "examples" in task:
-        examples = task["examples"]
-    elif "examples_file" in task:
-        with open(os.path.join(base, task["examples_file"]), encoding="utf-8") as f:
-            examples = [json.loads(line) for line in f if line.strip()]
-    else:
-        examples = []
-    if task.get("describe_schema", True):
-        sys.exit("this benchmark reproduces tasks with describe_schema=false only")
-    return text("system_prompt").rstrip(), examples, schema, task.get("input_template", "{input}"), \
-        task.get("max_new_tokens", 256)
+    """The prompt parts the engine builds for the task (`flinkllm show`)."""
+    task = show_task(path)
+    return task["system_message"], task["examples"], task["schema"], task["input_template"], task["max_new_tokens"]
 
 
 def messages_for(system, examples, template, text):

@@ -12,6 +12,7 @@ mod ort_lib;
 mod prompt;
 mod run;
 mod score;
+mod show;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Print the prompt a task builds for one input text.
     Prompt(prompt::PromptArgs),
+    /// Print the task as the engine reads it (JSON: system message, examples, template, schema, settings).
+    Show(show::ShowArgs),
 }
 
 /// Overrides shared by `run` and `bench`.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Embed(a) => embed::embed(a),
         Command::Generate(a) => generate::generate(a),
         Command::Prompt(a) => prompt::prompt(a),
+        Command::Show(a) => show::show(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use super::runner::{Mode, Runner};
 use super::stats::OpenStats;
+use crate::batch::BatchConfig;
 use crate::encoder::classify::Classifier;
 use crate::encoder::passes::SharedPasses;
 use crate::encoder::Encoder;
@@ -19,7 +21,7 @@ use crate::task::{kind, TaskKind, TaskOptions, TaskSpec};
 
 /// An open encoder task: the shared encoder, the task's settings and, for classification,
 /// the embedded examples.
-pub struct EncoderTask {
+struct EncoderTask {
     encoder: Arc<Encoder>,
     kind: TaskKind,
     max_length: usize,
@@ -73,10 +75,6 @@ impl EncoderTask {
         }
         task.stats.open_ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(task)
-    }
-
-    pub fn encoder(&self) -> &Encoder {
-        &self.encoder
     }
 
     /// Vectors of token rows in passes of up to `max_batch` rows, grouped by length so
@@ -172,5 +170,53 @@ fn templated<'a>(spec: &TaskSpec, input: &'a str) -> std::borrow::Cow<'a, str> {
     match spec.input_template.as_str() {
         "{input}" => input.into(),
         template => template.replacen("{input}", input, 1).into(),
+    }
+}
+
+/// An encoder task with its spec: what `Task` runs for `embedding` and `classification`.
+pub(super) struct Encoding {
+    spec: TaskSpec,
+    task: EncoderTask,
+}
+
+impl Encoding {
+    pub(super) fn open(spec: TaskSpec, opts: &TaskOptions) -> Result<Encoding> {
+        let task = EncoderTask::open(&spec, opts)?;
+        Ok(Encoding { spec, task })
+    }
+}
+
+impl Runner for Encoding {
+    fn spec(&self) -> &TaskSpec {
+        &self.spec
+    }
+
+    fn open_stats(&self) -> OpenStats {
+        self.task.stats
+    }
+
+    fn model_name(&self) -> (&str, &str) {
+        (&self.task.encoder.manifest.name, &self.task.encoder.manifest.precision)
+    }
+
+    fn model_file_bytes(&self) -> u64 {
+        self.task.encoder.file_bytes()
+    }
+
+    fn native_memory_bytes(&self) -> u64 {
+        self.task.native_memory_bytes()
+    }
+
+    fn batching(&self) -> BatchConfig {
+        self.task.batch
+    }
+
+    /// One pass per row: a deadline is not checked inside it.
+    fn run(&self, input: &str, _deadline: Option<Instant>, _mode: Mode) -> Result<(Value, RowStats)> {
+        self.task.run(&self.spec, input)
+    }
+
+    fn run_many(&self, inputs: &[&str]) -> Option<Vec<Result<Value>>> {
+        Some(self.task.run_many(&self.spec, inputs))
     }
 }

@@ -129,43 +129,11 @@ impl<'a> Parser<'a> {
             }
             return self.parse_ref(r, path);
         }
-        if let Some(c) = obj.get("const") {
-            self.only_with(obj, path, "const", &["type"])?;
-            within_budget(&super::regex::enum_regex(std::slice::from_ref(c)), &format!("{}: the `const` value", child_path(path, "const")))?;
-            return Ok(self.push(Node::Enum(vec![c.clone()])));
+        if let Some(node) = self.parse_literals(obj, path)? {
+            return Ok(node);
         }
-        if let Some(e) = obj.get("enum") {
-            self.only_with(obj, path, "enum", &["type"])?;
-            let values = e
-                .as_array()
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| bad(path, "`enum` must be a non-empty array"))?;
-            if let Some(t) = obj.get("type") {
-                for v in values {
-                    if !value_has_type(v, t) {
-                        return Err(bad(path, format_args!("enum value {v} does not match `type` {t}")));
-                    }
-                }
-            }
-            within_budget(&super::regex::enum_regex(values), &format!("{}: the `enum`", child_path(path, "enum")))?;
-            return Ok(self.push(Node::Enum(values.clone())));
-        }
-        for (key, one_of) in [("anyOf", false), ("oneOf", true)] {
-            if let Some(list) = obj.get(key) {
-                self.only_with(obj, path, key, &[])?;
-                let list = list
-                    .as_array()
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| bad(path, format_args!("`{key}` must be a non-empty array")))?;
-                let mut branches = Vec::new();
-                for (i, s) in list.iter().enumerate() {
-                    branches.push(self.parse(s, &child_path(&child_path(path, key), &i.to_string()))?);
-                }
-                if one_of {
-                    disjoint::check_one_of(&self.nodes, &branches, path)?;
-                }
-                return Ok(self.push(Node::AnyOf { branches, one_of }));
-            }
+        if let Some(node) = self.parse_branches(obj, path)? {
+            return Ok(node);
         }
         match obj.get("type") {
             Some(Value::String(t)) => self.parse_typed(obj, t, path),
@@ -194,6 +162,55 @@ impl<'a> Parser<'a> {
                 "a schema without `type`, `enum`, `const`, `$ref`, `anyOf` or `oneOf` allows any value, which cannot be generated",
             )),
         }
+    }
+
+    /// `const` or `enum`: the node of their values (each value checked against `type`, their
+    /// regex within the compile budget).
+    fn parse_literals(&mut self, obj: &'a Map<String, Value>, path: &str) -> Result<Option<NodeId>> {
+        if let Some(c) = obj.get("const") {
+            self.only_with(obj, path, "const", &["type"])?;
+            within_budget(&super::regex::enum_regex(std::slice::from_ref(c)), &format!("{}: the `const` value", child_path(path, "const")))?;
+            return Ok(Some(self.push(Node::Enum(vec![c.clone()]))));
+        }
+        if let Some(e) = obj.get("enum") {
+            self.only_with(obj, path, "enum", &["type"])?;
+            let values = e
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| bad(path, "`enum` must be a non-empty array"))?;
+            if let Some(t) = obj.get("type") {
+                for v in values {
+                    if !value_has_type(v, t) {
+                        return Err(bad(path, format_args!("enum value {v} does not match `type` {t}")));
+                    }
+                }
+            }
+            within_budget(&super::regex::enum_regex(values), &format!("{}: the `enum`", child_path(path, "enum")))?;
+            return Ok(Some(self.push(Node::Enum(values.clone()))));
+        }
+        Ok(None)
+    }
+
+    /// `anyOf` or `oneOf` (its branches proved disjoint): the node of their branches.
+    fn parse_branches(&mut self, obj: &'a Map<String, Value>, path: &str) -> Result<Option<NodeId>> {
+        for (key, one_of) in [("anyOf", false), ("oneOf", true)] {
+            if let Some(list) = obj.get(key) {
+                self.only_with(obj, path, key, &[])?;
+                let list = list
+                    .as_array()
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| bad(path, format_args!("`{key}` must be a non-empty array")))?;
+                let mut branches = Vec::new();
+                for (i, s) in list.iter().enumerate() {
+                    branches.push(self.parse(s, &child_path(&child_path(path, key), &i.to_string()))?);
+                }
+                if one_of {
+                    disjoint::check_one_of(&self.nodes, &branches, path)?;
+                }
+                return Ok(Some(self.push(Node::AnyOf { branches, one_of })));
+            }
+        }
+        Ok(None)
     }
 
     /// `const`/`enum`/`anyOf` fix the value set: other constraining keywords next to

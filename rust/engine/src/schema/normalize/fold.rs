@@ -115,76 +115,83 @@ impl Normalizer<'_> {
     }
 
     pub(super) fn object_keywords(&mut self, o: &mut Obj, path: &str) -> Result<()> {
-        let mut props = match o.remove("properties") {
+        let props = match o.remove("properties") {
             Some(Value::Object(p)) => p,
             _ => Obj::new(),
         };
-        let mut required: Vec<String> = o
+        let required: Vec<String> = o
             .get("required")
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
         let had_props = !props.is_empty() || o.contains_key("required");
-        // dependentSchemas / dependentRequired: applied always (a stricter form of "when
-        // the property is present"); where that conflicts, an optional trigger is left out.
+        let mut d = Declared { props, required };
+        self.dependent_schemas(o, &mut d, path)?;
+        dependent_required(o, &mut d, path)?;
+        self.undeclared_required(o, &mut d, path)?;
+        self.pattern_properties(o, &mut d, path)?;
+        property_names(o, &mut d);
+        forbidden_left_out(&mut d, path)?;
+        property_counts(o, &mut d, path)?;
+        let Declared { props, required } = d;
+        if had_props || !props.is_empty() {
+            o.insert("properties".into(), Value::Object(props));
+            o.insert("required".into(), json!(required));
+        }
+        Ok(())
+    }
+
+    /// dependentSchemas: applied always (a stricter form of "when the property is present");
+    /// where that conflicts, an optional trigger is left out.
+    fn dependent_schemas(&mut self, o: &mut Obj, d: &mut Declared, path: &str) -> Result<()> {
         if let Some(Value::Object(deps)) = o.get("dependentSchemas").cloned() {
             for (name, sub) in deps {
                 // With `unevaluatedProperties` beside it, what the dependent schema declares
                 // counts as evaluated only when the trigger is present: make it present.
-                if o.contains_key("unevaluatedProperties") && !required.contains(&name) {
-                    required.push(name.clone());
+                if o.contains_key("unevaluatedProperties") && !d.required.contains(&name) {
+                    d.required.push(name.clone());
                 }
                 let mut rest = o.clone();
                 rest.remove("dependentSchemas");
-                let trial = self.merge(Value::Object(rest).with("properties", &props).with_required(&required), sub, path);
+                let trial = self.merge(Value::Object(rest).with("properties", &d.props).with_required(&d.required), sub, path);
                 match trial {
                     Ok(Value::Object(m)) if !m.contains_key("anyOf") && !m.contains_key("oneOf") => {
-                        props = m.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-                        required = m.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+                        d.props = m.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+                        d.required = m.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
                         for (k, v) in m {
                             if k != "properties" && k != "required" {
                                 o.insert(k, v);
                             }
                         }
                     }
-                    _ if !required.contains(&name) => {
-                        props.insert(name, Value::Bool(false));
+                    _ if !d.required.contains(&name) => {
+                        d.props.insert(name, Value::Bool(false));
                     }
                     Ok(_) => return Err(unsupported(path, format_args!("keyword `dependentSchemas` for {name:?} branches; not supported"))),
                     Err(e) => return Err(e),
                 }
             }
         }
-        if let Some(Value::Object(deps)) = o.get("dependentRequired").cloned() {
-            for (name, needs) in deps {
-                let needs: Vec<String> = needs.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
-                let forbidden = needs.iter().any(|n| props.get(n) == Some(&Value::Bool(false)) || (!props.contains_key(n) && o.get("additionalProperties") == Some(&Value::Bool(false))));
-                if forbidden {
-                    if required.contains(&name) {
-                        return Err(unsupported(path, format_args!("keyword `dependentRequired`: {name:?} is required but needs a property that is forbidden")));
-                    }
-                    props.insert(name, Value::Bool(false));
-                } else if props.contains_key(&name) || required.contains(&name) {
-                    for n in needs {
-                        if !required.contains(&n) {
-                            required.push(n);
-                        }
-                    }
-                }
-            }
-        }
-        // Required names without a declaration get what the schema says of undeclared ones.
-        for name in required.clone() {
-            if props.contains_key(&name) {
+        Ok(())
+    }
+
+    /// Required names without a declaration get what the schema says of undeclared ones.
+    fn undeclared_required(&mut self, o: &Obj, d: &mut Declared, path: &str) -> Result<()> {
+        for name in d.required.clone() {
+            if d.props.contains_key(&name) {
                 continue;
             }
             let rule = self.undeclared_rule(o, &name, path)?.unwrap_or_else(|| json!({}));
-            props.insert(name, rule);
+            d.props.insert(name, rule);
         }
-        // Declared names patternProperties also match take those schemas too.
+        Ok(())
+    }
+
+    /// Declared names patternProperties also match take those schemas too.
+    fn pattern_properties(&mut self, o: &Obj, d: &mut Declared, path: &str) -> Result<()> {
         if let Some(Value::Object(patterns)) = o.get("patternProperties").cloned() {
             let holder: Obj = [("patternProperties".to_string(), Value::Object(patterns))].into_iter().collect();
-            for (name, sub) in props.clone() {
+            for (name, sub) in d.props.clone() {
                 if sub == Value::Bool(false) {
                     continue;
                 }
@@ -192,55 +199,9 @@ impl Normalizer<'_> {
                 only_patterns.remove("additionalProperties");
                 if let Some(rule) = self.undeclared_rule(&only_patterns, &name, path)? {
                     let merged = if rule == Value::Bool(false) { rule } else { self.merge(sub, rule, path)? };
-                    props.insert(name, merged);
+                    d.props.insert(name, merged);
                 }
             }
-        }
-        if let Some(names) = o.get("propertyNames").cloned() {
-            for name in props.keys().cloned().collect::<Vec<_>>() {
-                if !name_allowed(&names, &name) {
-                    props.insert(name, Value::Bool(false));
-                }
-            }
-        }
-        // Properties that must not appear: left out, or refused when required.
-        for (name, sub) in props.clone() {
-            if sub == Value::Bool(false) {
-                if required.contains(&name) {
-                    return Err(unsupported(&child_path(&child_path(path, "properties"), &name), "a required property is forbidden here (`false`, `propertyNames`, or `additionalProperties: false` in another branch)"));
-                }
-                props.remove(&name);
-            }
-        }
-        let min = o.get("minProperties").and_then(Value::as_f64).unwrap_or(0.0) as usize;
-        for name in props.keys() {
-            if required.len() >= min {
-                break;
-            }
-            if !required.contains(name) {
-                required.push(name.clone());
-            }
-        }
-        if required.len() < min {
-            return Err(unsupported(path, format_args!("keyword `minProperties` {min} needs more properties than the schema declares")));
-        }
-        if let Some(max) = o.get("maxProperties").and_then(Value::as_f64).map(|m| m as usize) {
-            if required.len() > max {
-                return Err(unsupported(path, format_args!("keyword `maxProperties` {max} is below the {} required properties", required.len())));
-            }
-            let mut room = max - required.len();
-            props.retain(|name, _| {
-                if required.contains(name) {
-                    return true;
-                }
-                let keep = room > 0;
-                room = room.saturating_sub(1);
-                keep
-            });
-        }
-        if had_props || !props.is_empty() {
-            o.insert("properties".into(), Value::Object(props));
-            o.insert("required".into(), json!(required));
         }
         Ok(())
     }
@@ -370,4 +331,88 @@ fn name_allowed(names: &Value, name: &str) -> bool {
         Ok(ir) => crate::schema::validate::Validator::new(&ir).validate(&Value::String(name.to_string())).is_ok(),
         Err(_) => false,
     }
+}
+
+/// An object schema's declared properties and required names while its keywords are folded.
+struct Declared {
+    props: Obj,
+    required: Vec<String>,
+}
+
+/// dependentRequired: applied always; a trigger whose needs are forbidden is left out.
+fn dependent_required(o: &Obj, d: &mut Declared, path: &str) -> Result<()> {
+    if let Some(Value::Object(deps)) = o.get("dependentRequired").cloned() {
+        for (name, needs) in deps {
+            let needs: Vec<String> = needs.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+            let forbidden = needs.iter().any(|n| d.props.get(n) == Some(&Value::Bool(false)) || (!d.props.contains_key(n) && o.get("additionalProperties") == Some(&Value::Bool(false))));
+            if forbidden {
+                if d.required.contains(&name) {
+                    return Err(unsupported(path, format_args!("keyword `dependentRequired`: {name:?} is required but needs a property that is forbidden")));
+                }
+                d.props.insert(name, Value::Bool(false));
+            } else if d.props.contains_key(&name) || d.required.contains(&name) {
+                for n in needs {
+                    if !d.required.contains(&n) {
+                        d.required.push(n);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// propertyNames: declared names it refuses must not appear.
+fn property_names(o: &Obj, d: &mut Declared) {
+    if let Some(names) = o.get("propertyNames").cloned() {
+        for name in d.props.keys().cloned().collect::<Vec<_>>() {
+            if !name_allowed(&names, &name) {
+                d.props.insert(name, Value::Bool(false));
+            }
+        }
+    }
+}
+
+/// Properties that must not appear: left out, or refused when required.
+fn forbidden_left_out(d: &mut Declared, path: &str) -> Result<()> {
+    for (name, sub) in d.props.clone() {
+        if sub == Value::Bool(false) {
+            if d.required.contains(&name) {
+                return Err(unsupported(&child_path(&child_path(path, "properties"), &name), "a required property is forbidden here (`false`, `propertyNames`, or `additionalProperties: false` in another branch)"));
+            }
+            d.props.remove(&name);
+        }
+    }
+    Ok(())
+}
+
+/// minProperties: optional properties made required; maxProperties: optional ones left out.
+fn property_counts(o: &Obj, d: &mut Declared, path: &str) -> Result<()> {
+    let min = o.get("minProperties").and_then(Value::as_f64).unwrap_or(0.0) as usize;
+    for name in d.props.keys() {
+        if d.required.len() >= min {
+            break;
+        }
+        if !d.required.contains(name) {
+            d.required.push(name.clone());
+        }
+    }
+    if d.required.len() < min {
+        return Err(unsupported(path, format_args!("keyword `minProperties` {min} needs more properties than the schema declares")));
+    }
+    if let Some(max) = o.get("maxProperties").and_then(Value::as_f64).map(|m| m as usize) {
+        if d.required.len() > max {
+            return Err(unsupported(path, format_args!("keyword `maxProperties` {max} is below the {} required properties", d.required.len())));
+        }
+        let mut room = max - d.required.len();
+        d.props.retain(|name, _| {
+            if d.required.contains(name) {
+                return true;
+            }
+            let keep = room > 0;
+            room = room.saturating_sub(1);
+            keep
+        });
+    }
+    Ok(())
 }

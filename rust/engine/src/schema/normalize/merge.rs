@@ -80,26 +80,7 @@ impl Normalizer<'_> {
     pub(super) fn combine(&mut self, k: &str, a: &Value, b: &Value, path: &str) -> Result<Value> {
         let conflict = || unsupported(path, format_args!("keyword `allOf`: the branches' `{k}` cannot be merged ({a} and {b})"));
         Ok(match k {
-            "type" => {
-                let (ta, tb) = (types(a), types(b));
-                let mut both: Vec<&str> = Vec::new();
-                for t in &ta {
-                    for u in &tb {
-                        let common = match (*t, *u) {
-                            (x, y) if x == y => Some(x),
-                            ("integer", "number") | ("number", "integer") => Some("integer"),
-                            _ => None,
-                        };
-                        if let Some(c) = common.filter(|c| !both.contains(c)) {
-                            both.push(c);
-                        }
-                    }
-                }
-                if both.is_empty() {
-                    return Err(unsupported(path, format_args!("keyword `allOf`: the branches allow no common `type` ({a} and {b})")));
-                }
-                json!(both)
-            }
+            "type" => common_type(a, b, path)?,
             "required" => {
                 let mut names = a.as_array().cloned().unwrap_or_default();
                 for n in b.as_array().into_iter().flatten() {
@@ -137,30 +118,8 @@ impl Normalizer<'_> {
             }
             // not A and not B = not (A or B)
             "not" => json!({"anyOf": [a, b]}),
-            "prefixItems" => {
-                let (pa, pb) = (a.as_array().cloned().unwrap_or_default(), b.as_array().cloned().unwrap_or_default());
-                let mut out = Vec::new();
-                for i in 0..pa.len().max(pb.len()) {
-                    out.push(match (pa.get(i), pb.get(i)) {
-                        (Some(x), Some(y)) => self.merge(x.clone(), y.clone(), path)?,
-                        (Some(x), None) | (None, Some(x)) => x.clone(),
-                        (None, None) => unreachable!(),
-                    });
-                }
-                Value::Array(out)
-            }
-            "properties" | "patternProperties" | "dependentSchemas" | "$defs" | "definitions" => {
-                let mut out = a.as_object().cloned().unwrap_or_default();
-                for (name, sb) in b.as_object().into_iter().flatten() {
-                    let merged = match out.get(name) {
-                        Some(sa) if *sa == Value::Bool(false) || *sb == Value::Bool(false) => Value::Bool(false),
-                        Some(sa) => self.merge(sa.clone(), sb.clone(), path)?,
-                        None => sb.clone(),
-                    };
-                    out.insert(name.clone(), merged);
-                }
-                Value::Object(out)
-            }
+            "prefixItems" => self.merge_positions(a, b, path)?,
+            "properties" | "patternProperties" | "dependentSchemas" | "$defs" | "definitions" => self.merge_by_name(a, b, path)?,
             "dependentRequired" => {
                 let mut out = a.as_object().cloned().unwrap_or_default();
                 for (name, deps) in b.as_object().into_iter().flatten() {
@@ -173,6 +132,35 @@ impl Normalizer<'_> {
             _ if a == b => a.clone(),
             _ => return Err(conflict()),
         })
+    }
+
+    /// `prefixItems` of both sides: position by position, merged where both have one.
+    fn merge_positions(&mut self, a: &Value, b: &Value, path: &str) -> Result<Value> {
+        let (pa, pb) = (a.as_array().cloned().unwrap_or_default(), b.as_array().cloned().unwrap_or_default());
+        let mut out = Vec::new();
+        for i in 0..pa.len().max(pb.len()) {
+            out.push(match (pa.get(i), pb.get(i)) {
+                (Some(x), Some(y)) => self.merge(x.clone(), y.clone(), path)?,
+                (Some(x), None) | (None, Some(x)) => x.clone(),
+                (None, None) => unreachable!(),
+            });
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// Schemas by name (`properties`, `$defs`, ...) of both sides: merged where both name one,
+    /// `false` where either forbids it.
+    fn merge_by_name(&mut self, a: &Value, b: &Value, path: &str) -> Result<Value> {
+        let mut out = a.as_object().cloned().unwrap_or_default();
+        for (name, sb) in b.as_object().into_iter().flatten() {
+            let merged = match out.get(name) {
+                Some(sa) if *sa == Value::Bool(false) || *sb == Value::Bool(false) => Value::Bool(false),
+                Some(sa) => self.merge(sa.clone(), sb.clone(), path)?,
+                None => sb.clone(),
+            };
+            out.insert(name.clone(), merged);
+        }
+        Ok(Value::Object(out))
     }
 
     /// A property `one` declares and `other` does not must satisfy `other`'s
@@ -210,4 +198,26 @@ impl Normalizer<'_> {
         // schema, which cannot see its siblings' properties) `unevaluatedProperties`.
         Ok(rule.or_else(|| schema.get("additionalProperties").cloned()).or_else(|| schema.get("unevaluatedProperties").cloned()))
     }
+}
+
+/// The types both `type` values allow (`integer` within `number`).
+fn common_type(a: &Value, b: &Value, path: &str) -> Result<Value> {
+    let (ta, tb) = (types(a), types(b));
+    let mut both: Vec<&str> = Vec::new();
+    for t in &ta {
+        for u in &tb {
+            let common = match (*t, *u) {
+                (x, y) if x == y => Some(x),
+                ("integer", "number") | ("number", "integer") => Some("integer"),
+                _ => None,
+            };
+            if let Some(c) = common.filter(|c| !both.contains(c)) {
+                both.push(c);
+            }
+        }
+    }
+    if both.is_empty() {
+        return Err(unsupported(path, format_args!("keyword `allOf`: the branches allow no common `type` ({a} and {b})")));
+    }
+    Ok(json!(both))
 }

@@ -56,18 +56,8 @@ impl<'a> Normalizer<'a> {
         for (k, v) in o {
             let p = child_path(path, k);
             match k.as_str() {
-                "allOf" => {
-                    for (i, b) in list(v, &p)?.iter().enumerate() {
-                        parts.push(self.schema(b, &child_path(&p, &i.to_string()))?);
-                    }
-                }
-                "anyOf" | "oneOf" => {
-                    let mut branches = Vec::new();
-                    for (i, b) in list(v, &p)?.iter().enumerate() {
-                        branches.push(self.schema(b, &child_path(&p, &i.to_string()))?);
-                    }
-                    parts.push(json!({ k.as_str(): branches }));
-                }
+                "allOf" => parts.extend(self.each(v, &p)?),
+                "anyOf" | "oneOf" => parts.push(json!({ k.as_str(): self.each(v, &p)? })),
                 "$ref" if with_siblings => parts.push(self.inline_ref(v, path)?),
                 // Generate values that satisfy `if`, and so must satisfy `then`; without
                 // `if`, `then` and `else` do nothing (as the specification says).
@@ -85,9 +75,7 @@ impl<'a> Normalizer<'a> {
                     let Value::Object(m) = v else { return Err(unsupported(&p, "invalid schema: must be an object")) };
                     let mut out = Obj::new();
                     for (name, sub) in m {
-                        // `properties: {"x": false}`: x must not appear (decided in `rewrite`).
-                        let sub = if *sub == Value::Bool(false) { sub.clone() } else { self.schema(sub, &child_path(&p, name))? };
-                        out.insert(name.clone(), sub);
+                        out.insert(name.clone(), self.unless_false(sub, &child_path(&p, name))?);
                     }
                     base.insert(k.clone(), Value::Object(out));
                 }
@@ -105,15 +93,10 @@ impl<'a> Normalizer<'a> {
                 }
                 "items" | "additionalProperties" | "contains" | "propertyNames" | "unevaluatedProperties"
                 | "unevaluatedItems" | "not" => {
-                    let sub = if *v == Value::Bool(false) { v.clone() } else { self.schema(v, &p)? };
-                    base.insert(k.clone(), sub);
+                    base.insert(k.clone(), self.unless_false(v, &p)?);
                 }
                 "prefixItems" => {
-                    let mut items = Vec::new();
-                    for (i, b) in list(v, &p)?.iter().enumerate() {
-                        items.push(self.schema(b, &child_path(&p, &i.to_string()))?);
-                    }
-                    base.insert(k.clone(), Value::Array(items));
+                    base.insert(k.clone(), Value::Array(self.each(v, &p)?));
                 }
                 "$id" if path != "#" => {}
                 k if DROPPED_ANNOTATIONS.contains(&k) => {}
@@ -127,6 +110,21 @@ impl<'a> Normalizer<'a> {
             merged = self.merge(merged, part, path)?;
         }
         self.rewrite(merged, path)
+    }
+
+    /// Each schema of a list keyword (`allOf`, `anyOf`, `prefixItems`), normalized.
+    fn each(&mut self, list_value: &Value, path: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for (i, b) in list(list_value, path)?.iter().enumerate() {
+            out.push(self.schema(b, &child_path(path, &i.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    /// A subschema normalized, or `false` kept as it is: that place must stay empty (a
+    /// property left out, no more items; decided in `rewrite`).
+    fn unless_false(&mut self, sub: &Value, path: &str) -> Result<Value> {
+        if *sub == Value::Bool(false) { Ok(sub.clone()) } else { self.schema(sub, path) }
     }
 
     /// A `$ref`'s target, normalized, to merge with the keywords beside it.
