@@ -63,6 +63,12 @@ impl StrState {
     }
 }
 
+/// What a frame did with a byte: consumed it, or closed and left it to the frame below.
+enum Step {
+    Consumed,
+    Again,
+}
+
 #[derive(Debug, Clone)]
 pub struct Tracker<'a> {
     ir: &'a SchemaIr,
@@ -120,160 +126,187 @@ impl<'a> Tracker<'a> {
                 }
             }
         }
-        let ir = self.ir;
         loop {
-            let Some(top) = self.stack.last_mut() else {
-                return if is_ws(b) { Ok(()) } else { Err(Violation) };
+            let step = match self.stack.last() {
+                None => return if is_ws(b) { Ok(()) } else { Err(Violation) },
+                Some(Frame::Value(..)) => self.push_value(b)?,
+                Some(Frame::Object { .. }) => self.push_object(b)?,
+                Some(Frame::Array { .. }) => self.push_array(b)?,
+                Some(Frame::Key { .. }) => self.push_key(b)?,
+                Some(Frame::Str(_)) => self.push_str(b)?,
+                Some(Frame::Num { .. }) => self.push_num(b)?,
+                Some(Frame::Word) => self.push_word(b)?,
             };
-            match top {
-                Frame::Value(cands, local) => {
-                    if is_ws(b) {
-                        return Ok(());
-                    }
-                    let (cands, local) = (cands.take(), *local);
-                    self.stack.pop();
-                    return self.start_value(cands, local, b);
-                }
-                Frame::Object { cands, phase, value, value_local } => match (*phase, b) {
-                    (_, b) if is_ws(b) => return Ok(()),
-                    (ObjPhase::KeyOrEnd, b'"') => {
-                        *phase = ObjPhase::Colon;
-                        self.stack.push(Frame::Key { bytes: Vec::new(), escape: false });
-                        return Ok(());
-                    }
-                    (ObjPhase::KeyOrEnd | ObjPhase::CommaOrEnd, b'}') => {
-                        self.stack.pop();
-                        self.item_closed()?;
-                        self.value_done();
-                        return Ok(());
-                    }
-                    (ObjPhase::Colon, b':') => {
-                        let v = value.take();
-                        *phase = ObjPhase::CommaOrEnd;
-                        let local = *value_local;
-                        self.stack.push(Frame::Value(v, local));
-                        return Ok(());
-                    }
-                    (ObjPhase::CommaOrEnd, b',') => {
-                        let _ = cands;
-                        *phase = ObjPhase::KeyOrEnd;
-                        return Ok(());
-                    }
-                    _ => return Err(Violation),
-                },
-                Frame::Array { prefix, items, local, count, min, max, started, distinct } => {
-                    if is_ws(b) {
-                        return Ok(());
-                    }
-                    if let Some(d) = distinct.as_mut().filter(|_| *started && (b == b']' || b == b',')) {
-                        if !d.finish_item(b) {
-                            return Err(Violation);
-                        }
-                    }
-                    if b == b']' {
-                        if *count < *min {
-                            return Err(Violation);
-                        }
-                        self.stack.pop();
-                        self.item_closed()?;
-                        self.value_done();
-                        return Ok(());
-                    }
-                    let next_item = if *started { b == b',' } else { true };
-                    if !next_item {
-                        return Err(Violation);
-                    }
-                    *count += 1;
-                    if max.is_some_and(|m| *count > m) {
-                        return Err(Violation);
-                    }
-                    let was_started = *started;
-                    *started = true;
-                    let v = prefix.get(*count as usize - 1).unwrap_or(items).clone();
-                    if let Some(d) = distinct.as_mut() {
-                        // No further item when every value it could take is written already.
-                        let finite = v.as_deref().and_then(|c| literal_values(ir, c, None));
-                        if finite.is_some_and(|values| !d.any_new(&values)) {
-                            return Err(Violation);
-                        }
-                        d.start_item(if was_started { None } else { Some(b) });
-                    }
-                    let local = *local;
-                    self.stack.push(Frame::Value(v, local));
-                    if was_started {
-                        return Ok(()); // the comma is consumed; the item starts later
-                    }
-                    continue; // this byte starts the first item
-                }
-                Frame::Key { bytes, escape } => {
-                    if *escape {
-                        *escape = false;
-                        bytes.push(b);
-                        return Ok(());
-                    }
-                    match b {
-                        b'"' => {
-                            let key = std::mem::take(bytes);
-                            self.stack.pop();
-                            return self.key_done(&key);
-                        }
-                        b'\\' => *escape = true,
-                        _ => {}
-                    }
-                    bytes.push(b);
-                    return Ok(());
-                }
-                Frame::Str(s) => {
-                    if s.escape {
-                        s.escape = false;
-                        return Ok(());
-                    }
-                    match b {
-                        b'"' => {
-                            if !s.fits(true) {
-                                return Err(Violation);
-                            }
-                            self.stack.pop();
-                            self.item_closed()?;
-                            self.value_done();
-                            return Ok(());
-                        }
-                        b'\\' => {
-                            s.escape = true;
-                            s.count += 1;
-                        }
-                        b if b & 0xC0 != 0x80 => s.count += 1,
-                        _ => {}
-                    }
-                    return if s.fits(false) { Ok(()) } else { Err(Violation) };
-                }
-                Frame::Num { range, text } => {
-                    if b.is_ascii_digit() || b == b'.' || b == b'-' {
-                        text.push(b as char);
-                        return match range {
-                            Some(r) if !r.reachable(text) => Err(Violation),
-                            _ => Ok(()),
-                        };
-                    }
-                    if let Some(r) = range {
-                        if !r.accepts(text) {
-                            return Err(Violation);
-                        }
-                    }
-                    self.stack.pop();
-                    self.value_done();
-                    continue; // the delimiter belongs to the parent
-                }
-                Frame::Word => {
-                    if b.is_ascii_alphabetic() {
-                        return Ok(());
-                    }
-                    self.stack.pop();
-                    self.value_done();
-                    continue;
-                }
+            if let Step::Consumed = step {
+                return Ok(());
             }
         }
+    }
+
+    /// A value's first byte (after whitespace) picks its kind: the frame that reads it.
+    fn push_value(&mut self, b: u8) -> Result<Step, Violation> {
+        let Some(Frame::Value(cands, local)) = self.stack.last_mut() else { unreachable!() };
+        if is_ws(b) {
+            return Ok(Step::Consumed);
+        }
+        let (cands, local) = (cands.take(), *local);
+        self.stack.pop();
+        self.start_value(cands, local, b).map(|()| Step::Consumed)
+    }
+
+    fn push_object(&mut self, b: u8) -> Result<Step, Violation> {
+        let Some(Frame::Object { cands, phase, value, value_local }) = self.stack.last_mut() else { unreachable!() };
+        match (*phase, b) {
+            (_, b) if is_ws(b) => Ok(Step::Consumed),
+            (ObjPhase::KeyOrEnd, b'"') => {
+                *phase = ObjPhase::Colon;
+                self.stack.push(Frame::Key { bytes: Vec::new(), escape: false });
+                Ok(Step::Consumed)
+            }
+            (ObjPhase::KeyOrEnd | ObjPhase::CommaOrEnd, b'}') => {
+                self.stack.pop();
+                self.item_closed()?;
+                self.value_done();
+                Ok(Step::Consumed)
+            }
+            (ObjPhase::Colon, b':') => {
+                let v = value.take();
+                *phase = ObjPhase::CommaOrEnd;
+                let local = *value_local;
+                self.stack.push(Frame::Value(v, local));
+                Ok(Step::Consumed)
+            }
+            (ObjPhase::CommaOrEnd, b',') => {
+                let _ = cands;
+                *phase = ObjPhase::KeyOrEnd;
+                Ok(Step::Consumed)
+            }
+            _ => Err(Violation),
+        }
+    }
+
+    /// An array's `[`, `,` or `]`: bounds on the item count, `uniqueItems`, the next item's nodes.
+    fn push_array(&mut self, b: u8) -> Result<Step, Violation> {
+        let ir = self.ir;
+        let Some(Frame::Array { prefix, items, local, count, min, max, started, distinct }) = self.stack.last_mut() else {
+            unreachable!()
+        };
+        if is_ws(b) {
+            return Ok(Step::Consumed);
+        }
+        if let Some(d) = distinct.as_mut().filter(|_| *started && (b == b']' || b == b',')) {
+            if !d.finish_item(b) {
+                return Err(Violation);
+            }
+        }
+        if b == b']' {
+            if *count < *min {
+                return Err(Violation);
+            }
+            self.stack.pop();
+            self.item_closed()?;
+            self.value_done();
+            return Ok(Step::Consumed);
+        }
+        let next_item = if *started { b == b',' } else { true };
+        if !next_item {
+            return Err(Violation);
+        }
+        *count += 1;
+        if max.is_some_and(|m| *count > m) {
+            return Err(Violation);
+        }
+        let was_started = *started;
+        *started = true;
+        let v = prefix.get(*count as usize - 1).unwrap_or(items).clone();
+        if let Some(d) = distinct.as_mut() {
+            // No further item when every value it could take is written already.
+            let finite = v.as_deref().and_then(|c| literal_values(ir, c, None));
+            if finite.is_some_and(|values| !d.any_new(&values)) {
+                return Err(Violation);
+            }
+            d.start_item(if was_started { None } else { Some(b) });
+        }
+        let local = *local;
+        self.stack.push(Frame::Value(v, local));
+        if was_started {
+            return Ok(Step::Consumed); // the comma is consumed; the item starts later
+        }
+        Ok(Step::Again) // this byte starts the first item
+    }
+
+    fn push_key(&mut self, b: u8) -> Result<Step, Violation> {
+        let Some(Frame::Key { bytes, escape }) = self.stack.last_mut() else { unreachable!() };
+        if *escape {
+            *escape = false;
+            bytes.push(b);
+            return Ok(Step::Consumed);
+        }
+        match b {
+            b'"' => {
+                let key = std::mem::take(bytes);
+                self.stack.pop();
+                return self.key_done(&key).map(|()| Step::Consumed);
+            }
+            b'\\' => *escape = true,
+            _ => {}
+        }
+        bytes.push(b);
+        Ok(Step::Consumed)
+    }
+
+    fn push_str(&mut self, b: u8) -> Result<Step, Violation> {
+        let Some(Frame::Str(s)) = self.stack.last_mut() else { unreachable!() };
+        if s.escape {
+            s.escape = false;
+            return Ok(Step::Consumed);
+        }
+        match b {
+            b'"' => {
+                if !s.fits(true) {
+                    return Err(Violation);
+                }
+                self.stack.pop();
+                self.item_closed()?;
+                self.value_done();
+                return Ok(Step::Consumed);
+            }
+            b'\\' => {
+                s.escape = true;
+                s.count += 1;
+            }
+            b if b & 0xC0 != 0x80 => s.count += 1,
+            _ => {}
+        }
+        if s.fits(false) { Ok(Step::Consumed) } else { Err(Violation) }
+    }
+
+    fn push_num(&mut self, b: u8) -> Result<Step, Violation> {
+        let Some(Frame::Num { range, text }) = self.stack.last_mut() else { unreachable!() };
+        if b.is_ascii_digit() || b == b'.' || b == b'-' {
+            text.push(b as char);
+            return match range {
+                Some(r) if !r.reachable(text) => Err(Violation),
+                _ => Ok(Step::Consumed),
+            };
+        }
+        if let Some(r) = range {
+            if !r.accepts(text) {
+                return Err(Violation);
+            }
+        }
+        self.stack.pop();
+        self.value_done();
+        Ok(Step::Again) // the delimiter belongs to the parent
+    }
+
+    fn push_word(&mut self, b: u8) -> Result<Step, Violation> {
+        if b.is_ascii_alphabetic() {
+            return Ok(Step::Consumed);
+        }
+        self.stack.pop();
+        self.value_done();
+        Ok(Step::Again)
     }
 
     /// A string, object or array just closed: if it is an item of a `uniqueItems` array,
@@ -326,92 +359,9 @@ impl<'a> Tracker<'a> {
         let nodes = |c: &Cands| c.iter().flatten().map(|id| ir.node(*id)).collect::<Vec<_>>();
         match b {
             b'{' => self.stack.push(Frame::Object { cands, phase: ObjPhase::KeyOrEnd, value: None, value_local: false }),
-            b'[' => {
-                let (mut min, mut max, mut items) = (0u64, None::<u64>, cands.as_ref().map(|_| Vec::new()));
-                let arrays: Vec<&Node> = nodes(&cands).into_iter().filter(|n| matches!(n, Node::Array { .. })).collect();
-                let arrays_seen = arrays.len();
-                let unique = arrays.iter().any(|n| matches!(n, Node::Array { unique: true, .. }));
-                let longest = arrays.iter().map(|n| match n { Node::Array { prefix, .. } => prefix.len(), _ => 0 }).max().unwrap_or(0);
-                let mut prefix: Vec<Cands> = vec![cands.as_ref().map(|_| Vec::new()); longest];
-                for n in arrays {
-                    if let Node::Array { prefix: pre, items: it, min_items, max_items, .. } = n {
-                        for (i, slot) in prefix.iter_mut().enumerate() {
-                            if let Some(list) = slot.as_mut() {
-                                ir.alternatives(*pre.get(i).unwrap_or(it), list);
-                            }
-                        }
-                        min = min.max(*min_items);
-                        max = match (max, max_items) {
-                            (Some(a), Some(b)) => Some(a.min(*b)),
-                            (a, b) => a.or(*b),
-                        };
-                        if let Some(list) = items.as_mut() {
-                            ir.alternatives(*it, list);
-                        }
-                    }
-                }
-                let local = arrays_seen == 1;
-                let distinct = unique.then(Box::<Distinct>::default);
-                self.stack.push(Frame::Array { prefix, items, local, count: 0, min, max, started: false, distinct });
-            }
-            b'"' => {
-                let mut s = StrState { min: 0, max: None, count: 0, escape: false, alternatives: Vec::new() };
-                let strings: Vec<&Node> = nodes(&cands).into_iter().filter(|n| matches!(n, Node::String { .. })).collect();
-                let plain = strings.iter().all(|n| matches!(n, Node::String { pattern: None, format: None, .. }));
-                // Only where the strings stem from one parent node: candidates from several
-                // parents (two object branches) must agree on every field at once, which
-                // choosing per string could break, so their bounds are intersected.
-                if strings.len() > 1 && plain && local {
-                    for n in &strings {
-                        if let Node::String { min_length, max_length, .. } = n {
-                            s.alternatives.push((*min_length, *max_length));
-                        }
-                    }
-                    s.min = s.alternatives.iter().map(|a| a.0).min().unwrap_or(0);
-                    s.max = s.alternatives.iter().map(|a| a.1).collect::<Option<Vec<u64>>>().and_then(|m| m.into_iter().max());
-                } else {
-                    for n in strings {
-                        if let Node::String { min_length, max_length, .. } = n {
-                            s.min = s.min.max(*min_length);
-                            s.max = match (s.max, max_length) {
-                                (Some(a), Some(b)) => Some(a.min(*b)),
-                                (a, b) => a.or(*b),
-                            };
-                        }
-                    }
-                }
-                self.stack.push(Frame::Str(s));
-            }
-            b'-' | b'0'..=b'9' => {
-                let mut range: Option<Range> = None;
-                for n in nodes(&cands) {
-                    let (lo, hi, integer, multiple_of) = match n {
-                        Node::Integer { minimum, maximum, multiple_of } => (*minimum, *maximum, true, *multiple_of),
-                        Node::Number { minimum, maximum } => (*minimum, *maximum, false, None),
-                        _ => continue,
-                    };
-                    range = Some(match range {
-                        None => Range { lo, hi, integer, multiple_of },
-                        // Several candidates: all their constraints at once (a subset of each).
-                        Some(r) => Range {
-                            lo: tighter(r.lo, lo, true),
-                            hi: tighter(r.hi, hi, false),
-                            integer: r.integer && integer,
-                            multiple_of: match (r.multiple_of, multiple_of) {
-                                (Some(a), Some(b)) => Some(a / gcd(a, b) * b),
-                                (a, b) => a.or(b),
-                            },
-                        },
-                    });
-                }
-                let text = (b as char).to_string();
-                if let Some(r) = &range {
-                    if !r.reachable(&text) {
-                        return Err(Violation);
-                    }
-                }
-                self.stack.push(Frame::Num { range, text });
-            }
+            b'[' => self.stack.push(array_frame(ir, &cands)),
+            b'"' => self.stack.push(Frame::Str(string_state(&nodes(&cands), local))),
+            b'-' | b'0'..=b'9' => self.stack.push(number_frame(&nodes(&cands), b)?),
             _ => self.stack.push(Frame::Word),
         }
         Ok(())
@@ -478,4 +428,99 @@ fn is_ws(b: u8) -> bool {
 
 fn first_byte(v: &serde_json::Value) -> Option<u8> {
     crate::schema::layout::to_json(v).bytes().next()
+}
+
+/// The frame of an array whose `[` was just written: its candidates' items (per position of
+/// `prefixItems`), bounds and `uniqueItems`.
+fn array_frame(ir: &SchemaIr, cands: &Cands) -> Frame {
+    let (mut min, mut max, mut items) = (0u64, None::<u64>, cands.as_ref().map(|_| Vec::new()));
+    let arrays: Vec<&Node> = cands.iter().flatten().map(|id| ir.node(*id)).filter(|n| matches!(n, Node::Array { .. })).collect();
+    let arrays_seen = arrays.len();
+    let unique = arrays.iter().any(|n| matches!(n, Node::Array { unique: true, .. }));
+    let longest = arrays.iter().map(|n| match n { Node::Array { prefix, .. } => prefix.len(), _ => 0 }).max().unwrap_or(0);
+    let mut prefix: Vec<Cands> = vec![cands.as_ref().map(|_| Vec::new()); longest];
+    for n in arrays {
+        if let Node::Array { prefix: pre, items: it, min_items, max_items, .. } = n {
+            for (i, slot) in prefix.iter_mut().enumerate() {
+                if let Some(list) = slot.as_mut() {
+                    ir.alternatives(*pre.get(i).unwrap_or(it), list);
+                }
+            }
+            min = min.max(*min_items);
+            max = match (max, max_items) {
+                (Some(a), Some(b)) => Some(a.min(*b)),
+                (a, b) => a.or(*b),
+            };
+            if let Some(list) = items.as_mut() {
+                ir.alternatives(*it, list);
+            }
+        }
+    }
+    let local = arrays_seen == 1;
+    let distinct = unique.then(Box::<Distinct>::default);
+    Frame::Array { prefix, items, local, count: 0, min, max, started: false, distinct }
+}
+
+/// A string's length bounds: per candidate when the candidates stem from one parent node
+/// (`local`) and none has a pattern or format, else intersected.
+fn string_state(nodes: &[&Node], local: bool) -> StrState {
+    let mut s = StrState { min: 0, max: None, count: 0, escape: false, alternatives: Vec::new() };
+    let strings: Vec<&Node> = nodes.iter().copied().filter(|n| matches!(n, Node::String { .. })).collect();
+    let plain = strings.iter().all(|n| matches!(n, Node::String { pattern: None, format: None, .. }));
+    // Only where the strings stem from one parent node: candidates from several
+    // parents (two object branches) must agree on every field at once, which
+    // choosing per string could break, so their bounds are intersected.
+    if strings.len() > 1 && plain && local {
+        for n in &strings {
+            if let Node::String { min_length, max_length, .. } = n {
+                s.alternatives.push((*min_length, *max_length));
+            }
+        }
+        s.min = s.alternatives.iter().map(|a| a.0).min().unwrap_or(0);
+        s.max = s.alternatives.iter().map(|a| a.1).collect::<Option<Vec<u64>>>().and_then(|m| m.into_iter().max());
+    } else {
+        for n in strings {
+            if let Node::String { min_length, max_length, .. } = n {
+                s.min = s.min.max(*min_length);
+                s.max = match (s.max, max_length) {
+                    (Some(a), Some(b)) => Some(a.min(*b)),
+                    (a, b) => a.or(*b),
+                };
+            }
+        }
+    }
+    s
+}
+
+/// A number's range from its candidates (all their constraints at once), refusing a first
+/// byte no number in range starts with.
+fn number_frame(nodes: &[&Node], b: u8) -> Result<Frame, Violation> {
+    let mut range: Option<Range> = None;
+    for n in nodes {
+        let (lo, hi, integer, multiple_of) = match n {
+            Node::Integer { minimum, maximum, multiple_of } => (*minimum, *maximum, true, *multiple_of),
+            Node::Number { minimum, maximum } => (*minimum, *maximum, false, None),
+            _ => continue,
+        };
+        range = Some(match range {
+            None => Range { lo, hi, integer, multiple_of },
+            // Several candidates: all their constraints at once (a subset of each).
+            Some(r) => Range {
+                lo: tighter(r.lo, lo, true),
+                hi: tighter(r.hi, hi, false),
+                integer: r.integer && integer,
+                multiple_of: match (r.multiple_of, multiple_of) {
+                    (Some(a), Some(b)) => Some(a / gcd(a, b) * b),
+                    (a, b) => a.or(b),
+                },
+            },
+        });
+    }
+    let text = (b as char).to_string();
+    if let Some(r) = &range {
+        if !r.reachable(&text) {
+            return Err(Violation);
+        }
+    }
+    Ok(Frame::Num { range, text })
 }

@@ -4,6 +4,7 @@ import io.flinkllm.config.LlmOptions;
 import io.flinkllm.engine.TaskKeys;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.table.api.config.ExecutionConfigOptions;
@@ -47,9 +48,12 @@ public class LlmModelProviderFactory implements ModelProviderFactory {
     public Set<ConfigOption<?>> optionalOptions() {
         // The provider's own options, and the task's keys as the engine declares them (kebab-case,
         // and their aliases): the engine reads and checks those.
+        // A key the provider reads itself (model, input-template, context-overflow-action,
+        // max-tokens) is listed once, as the provider's.
         Set<ConfigOption<?>> options = new HashSet<>(LlmOptions.PROVIDER_OPTIONS);
+        Set<String> own = LlmOptions.PROVIDER_OPTIONS.stream().map(ConfigOption::key).collect(Collectors.toSet());
         for (TaskKeys.Key key : TaskKeys.all()) {
-            if (!key.name.equals(LlmOptions.MODEL.key()) && (key.alias == null || !key.alias.equals(LlmOptions.MAX_TOKENS.key()))) {
+            if (!own.contains(key.sqlName()) && (key.alias == null || !own.contains(key.alias))) {
                 options.add(ConfigOptions.key(key.sqlName()).stringType().noDefaultValue().withDescription(key.doc));
             }
         }
