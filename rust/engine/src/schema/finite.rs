@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::ir::{alternatives, Node, NodeId, SchemaIr};
+use super::ir::{alternatives, Node, NodeId, Property, SchemaIr};
 use super::layout::to_json;
 use super::validate::json_equal;
 
@@ -60,39 +60,7 @@ fn finite(nodes: &[Node], id: NodeId) -> Option<Vec<Value>> {
         Node::Null => vec![Value::Null],
         Node::Array { max_items: Some(0), .. } => vec![Value::Array(Vec::new())],
         Node::Array { prefix, items, min_items, max_items: Some(max), unique } if prefix.is_empty() => {
-            let mut alts = Vec::new();
-            alternatives(nodes, *items, &mut alts);
-            let mut options = Vec::new();
-            for a in alts {
-                options.extend(finite(nodes, a)?);
-            }
-            // Every list of min..=max items (distinct ones where the array says so).
-            let mut lists: Vec<Vec<Value>> = vec![Vec::new()];
-            let mut out = Vec::new();
-            for len in 0..=*max {
-                if len >= *min_items {
-                    out.extend(lists.iter().cloned().map(Value::Array));
-                }
-                if len == *max {
-                    break;
-                }
-                let mut next = Vec::new();
-                for l in &lists {
-                    for o in &options {
-                        if *unique && l.iter().any(|x| json_equal(x, o)) {
-                            continue;
-                        }
-                        let mut l = l.clone();
-                        l.push(o.clone());
-                        next.push(l);
-                    }
-                    if next.len() + out.len() > MAX_FINITE {
-                        return None;
-                    }
-                }
-                lists = next;
-            }
-            out
+            finite_lists(nodes, *items, *min_items, *max, *unique)?
         }
         Node::Integer { minimum: Some(lo), maximum: Some(hi), multiple_of } => {
             let first = if lo.exclusive { lo.value.floor() as i64 + 1 } else { lo.value.ceil() as i64 };
@@ -102,36 +70,7 @@ fn finite(nodes: &[Node], id: NodeId) -> Option<Vec<Value>> {
             }
             (first..=last).filter(|v| multiple_of.is_none_or(|m| v % m as i64 == 0)).map(Value::from).collect()
         }
-        Node::Object { properties, .. } => {
-            let mut rows = vec![serde_json::Map::new()];
-            for p in properties {
-                let mut alts = Vec::new();
-                alternatives(nodes, p.node, &mut alts);
-                let mut options: Vec<Option<Value>> = Vec::new();
-                for a in alts {
-                    options.extend(finite(nodes, a)?.into_iter().map(Some));
-                }
-                if !p.required {
-                    options.push(None); // left out
-                }
-                if rows.len().checked_mul(options.len())? > MAX_FINITE {
-                    return None;
-                }
-                rows = rows
-                    .iter()
-                    .flat_map(|r| {
-                        options.iter().map(move |o| {
-                            let mut r = r.clone();
-                            if let Some(o) = o {
-                                r.insert(p.name.clone(), o.clone());
-                            }
-                            r
-                        })
-                    })
-                    .collect();
-            }
-            rows.into_iter().map(Value::Object).collect()
-        }
+        Node::Object { properties, .. } => finite_objects(nodes, properties)?,
         Node::AnyOf { .. } => {
             let mut alts = Vec::new();
             alternatives(nodes, id, &mut alts);
@@ -144,4 +83,73 @@ fn finite(nodes: &[Node], id: NodeId) -> Option<Vec<Value>> {
         _ => return None,
     };
     (values.len() <= MAX_FINITE).then_some(values)
+}
+
+/// Every list of `min..=max` items of `items`' finite values (distinct ones when `unique`).
+fn finite_lists(nodes: &[Node], items: NodeId, min_items: u64, max: u64, unique: bool) -> Option<Vec<Value>> {
+    let mut alts = Vec::new();
+    alternatives(nodes, items, &mut alts);
+    let mut options = Vec::new();
+    for a in alts {
+        options.extend(finite(nodes, a)?);
+    }
+    // Every list of min..=max items (distinct ones where the array says so).
+    let mut lists: Vec<Vec<Value>> = vec![Vec::new()];
+    let mut out = Vec::new();
+    for len in 0..=max {
+        if len >= min_items {
+            out.extend(lists.iter().cloned().map(Value::Array));
+        }
+        if len == max {
+            break;
+        }
+        let mut next = Vec::new();
+        for l in &lists {
+            for o in &options {
+                if unique && l.iter().any(|x| json_equal(x, o)) {
+                    continue;
+                }
+                let mut l = l.clone();
+                l.push(o.clone());
+                next.push(l);
+            }
+            if next.len() + out.len() > MAX_FINITE {
+                return None;
+            }
+        }
+        lists = next;
+    }
+    Some(out)
+}
+
+/// Every object the properties' finite values make (an optional one present or left out).
+fn finite_objects(nodes: &[Node], properties: &[Property]) -> Option<Vec<Value>> {
+    let mut rows = vec![serde_json::Map::new()];
+    for p in properties {
+        let mut alts = Vec::new();
+        alternatives(nodes, p.node, &mut alts);
+        let mut options: Vec<Option<Value>> = Vec::new();
+        for a in alts {
+            options.extend(finite(nodes, a)?.into_iter().map(Some));
+        }
+        if !p.required {
+            options.push(None); // left out
+        }
+        if rows.len().checked_mul(options.len())? > MAX_FINITE {
+            return None;
+        }
+        rows = rows
+            .iter()
+            .flat_map(|r| {
+                options.iter().map(move |o| {
+                    let mut r = r.clone();
+                    if let Some(o) = o {
+                        r.insert(p.name.clone(), o.clone());
+                    }
+                    r
+                })
+            })
+            .collect();
+    }
+    Some(rows.into_iter().map(Value::Object).collect())
 }
