@@ -132,16 +132,8 @@ public final class FlinkBench {
         double jobSeconds = (System.nanoTime() - started) / 1e9;
         double seconds = window.seconds();
         writeRows(result, rowsFile);
-        HistogramStatistics latency = CollectingReporter.histogram("latencyMs").getStatistics();
-        long generated = CollectingReporter.counter("generatedTokens");
-        return String.format(Locale.ROOT,
-                "{\"engine\": \"flink %s\", \"function\": \"%s\", \"rows\": %d, \"rows_out\": %d, \"errors\": %d, \"rows_per_s\": %.3f, "
-                        + "\"gen_tokens_per_s\": %.1f, \"gen_tokens_per_row\": %.1f, \"p50_ms\": %.1f, \"p99_ms\": %.1f, "
-                        + "\"peak_rss_mb\": %.1f, \"job_s\": %.2f, \"max_concurrent\": %d, \"rows_file\": %s}",
-                async ? "async" : "sync", async ? AsyncLlmFunction.class.getSimpleName() : LlmFunction.class.getSimpleName(), rows, result.size(),
-                CollectingReporter.counter("errors"), rows / seconds, generated / seconds, (double) generated / rows,
-                latency.getQuantile(0.5), latency.getQuantile(0.99), window.peakRssBytes() / 1048576.0, jobSeconds, async ? concurrency : 1,
-                json(rowsFile.toString()));
+        return figures(async ? "async" : "sync", async ? AsyncLlmFunction.class.getSimpleName() : LlmFunction.class.getSimpleName(),
+                rows, result.size(), seconds, jobSeconds, async ? concurrency : 1, window, rowsFile);
     }
 
     /**
@@ -184,9 +176,10 @@ public final class FlinkBench {
         CollectingReporter.install(conf);
         TableEnvironment env = TestSupport.tableEnv(1, conf);
         TestSupport.jsonSource(env, "tickets", "event_id STRING, message STRING", input);
-        env.executeSql(createModel(task) + " ");
-        String answer = String.join(", ", env.sqlQuery("SELECT * FROM ML_PREDICT(TABLE tickets, MODEL m, DESCRIPTOR(message))")
-                .getResolvedSchema().getColumnNames().subList(2, 2 + DataType.getFieldCount(RowTypes.parse(TaskSource.file(task.toString()).plan("{}", null)))));
+        env.executeSql(createModel(task));
+        // ML_PREDICT's columns: the input's (event_id, message), then the answer's.
+        List<String> columns = env.sqlQuery("SELECT * FROM ML_PREDICT(TABLE tickets, MODEL m, DESCRIPTOR(message))").getResolvedSchema().getColumnNames();
+        String answer = String.join(", ", columns.subList(2, columns.size()));
         long started = System.nanoTime();
         List<Row> result;
         RowWindow window = new RowWindow(rows);
@@ -209,14 +202,21 @@ public final class FlinkBench {
                 w.write("{\"event_id\": " + json(row.getField(0)) + ", \"output\": " + json(named) + "}\n");
             }
         }
+        return figures("ml_predict", "ML_PREDICT", rows, result.size(), seconds, jobSeconds, 1, window, rowsFile);
+    }
+
+    /** One run's figures as a JSON line, from the function's metrics over the rows' window. */
+    private static String figures(String run, String function, int rows, int rowsOut, double seconds, double jobSeconds, int maxConcurrent,
+            RowWindow window, Path rowsFile) {
         HistogramStatistics latency = CollectingReporter.histogram("latencyMs").getStatistics();
         long generated = CollectingReporter.counter("generatedTokens");
         return String.format(Locale.ROOT,
-                "{\"engine\": \"flink ml_predict\", \"function\": \"ML_PREDICT\", \"rows\": %d, \"rows_out\": %d, \"errors\": %d, "
-                        + "\"rows_per_s\": %.3f, \"gen_tokens_per_s\": %.1f, \"gen_tokens_per_row\": %.1f, \"p50_ms\": %.1f, \"p99_ms\": %.1f, "
-                        + "\"peak_rss_mb\": %.1f, \"job_s\": %.2f, \"max_concurrent\": 1, \"rows_file\": %s}",
-                rows, result.size(), CollectingReporter.counter("errors"), rows / seconds, generated / seconds, (double) generated / rows,
-                latency.getQuantile(0.5), latency.getQuantile(0.99), window.peakRssBytes() / 1048576.0, jobSeconds, json(rowsFile.toString()));
+                "{\"engine\": \"flink %s\", \"function\": \"%s\", \"rows\": %d, \"rows_out\": %d, \"errors\": %d, \"rows_per_s\": %.3f, "
+                        + "\"gen_tokens_per_s\": %.1f, \"gen_tokens_per_row\": %.1f, \"p50_ms\": %.1f, \"p99_ms\": %.1f, "
+                        + "\"peak_rss_mb\": %.1f, \"job_s\": %.2f, \"max_concurrent\": %d, \"rows_file\": %s}",
+                run, function, rows, rowsOut, CollectingReporter.counter("errors"), rows / seconds, generated / seconds, (double) generated / rows,
+                latency.getQuantile(0.5), latency.getQuantile(0.99), window.peakRssBytes() / 1048576.0, jobSeconds, maxConcurrent,
+                json(rowsFile.toString()));
     }
 
     /** One line per row: {"event_id": ..., "output": {...}} or {"event_id": ..., "error": "..."}. */
