@@ -11,6 +11,7 @@ pub mod layout;
 mod normalize;
 mod parse;
 mod pattern;
+mod refs;
 pub mod regex;
 pub mod render;
 pub mod size;

@@ -228,7 +228,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_ref(&mut self, r: &Value, path: &str) -> Result<NodeId> {
-        let target = r.as_str().ok_or_else(|| bad(path, "`$ref` must be a string"))?;
+        let (target, resolved) = super::refs::resolve(self.root, r, path)?;
         if let Some(&id) = self.refs.get(target) {
             return Ok(id);
         }
@@ -238,13 +238,6 @@ impl<'a> Parser<'a> {
                 format_args!("recursive `$ref` {target} cannot be expressed as a regular language"),
             ));
         }
-        let pointer = target.strip_prefix('#').ok_or_else(|| {
-            unsupported(path, format_args!("only local `$ref` (\"#/...\") is supported, not {target}"))
-        })?;
-        let resolved = self
-            .root
-            .pointer(pointer)
-            .ok_or_else(|| bad(path, format_args!("`$ref` {target} points nowhere")))?;
         self.ref_stack.push(target.to_string());
         let id = self.parse(resolved, target);
         self.ref_stack.pop();

@@ -129,14 +129,7 @@ impl<'a> Normalizer<'a> {
 
     /// A `$ref`'s target, normalized, to merge with the keywords beside it.
     pub(super) fn inline_ref(&mut self, r: &Value, path: &str) -> Result<Value> {
-        let target = r.as_str().ok_or_else(|| unsupported(path, "invalid schema: `$ref` must be a string"))?;
-        let pointer = target.strip_prefix('#').ok_or_else(|| {
-            unsupported(path, format_args!("keyword `$ref` to {target}: only local references (\"#/...\") are supported; remote ones are never fetched"))
-        })?;
-        let resolved = self
-            .root
-            .pointer(pointer)
-            .ok_or_else(|| unsupported(path, format_args!("keyword `$ref` {target} points nowhere")))?;
+        let (target, resolved) = crate::schema::refs::resolve(self.root, r, path)?;
         if self.ref_depth >= MAX_REF_DEPTH {
             return Err(unsupported(path, format_args!("keyword `$ref` {target} is recursive and merged with other keywords")));
         }
