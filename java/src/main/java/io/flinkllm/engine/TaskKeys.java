@@ -55,10 +55,4 @@ public final class TaskKeys {
         }
         return keys;
     }
-
-    /** Whether {@code written} names a task key (kebab- or snake-case, or an alias). */
-    public static boolean isKey(String written) {
-        String snake = written.replace('-', '_');
-        return all().stream().anyMatch(k -> k.name.equals(snake) || written.equals(k.alias));
-    }
 }
