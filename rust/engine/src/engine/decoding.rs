@@ -49,7 +49,7 @@ impl Decoding {
             messages.push(Message { role: "system", content: system });
         }
         for ex in &spec.examples {
-            messages.push(Message { role: "user", content: spec.input_template.replace("{input}", &ex.input) });
+            messages.push(Message { role: "user", content: spec.templated(&ex.input).into_owned() });
             messages.push(Message { role: "assistant", content: spec.example_answer(ex) });
         }
         let parts = prompt::split_prompt(

@@ -105,7 +105,7 @@ impl EncoderTask {
     /// error (too long under `error`) never affects another.
     pub fn run_many(&self, spec: &TaskSpec, inputs: &[&str]) -> Vec<Result<Value>> {
         let ids: Vec<Result<Vec<u32>>> =
-            inputs.iter().map(|t| self.encoder.tokenize(&templated(spec, t), self.max_length, spec.settings.context_overflow)).collect();
+            inputs.iter().map(|t| self.encoder.tokenize(&spec.templated(t), self.max_length, spec.settings.context_overflow)).collect();
         let ok: Vec<&[u32]> = ids.iter().filter_map(|r| r.as_ref().ok().map(Vec::as_slice)).collect();
         let mut vectors = match self.embed_grouped(&ok, self.normalize || self.classifier.is_some()) {
             Ok(v) => v.into_iter(),
@@ -139,7 +139,7 @@ impl EncoderTask {
     /// task's JSON object.
     pub fn run(&self, spec: &TaskSpec, input: &str) -> Result<(Value, RowStats)> {
         let started = Instant::now();
-        let ids = self.encoder.tokenize(&templated(spec, input), self.max_length, spec.settings.context_overflow)?;
+        let ids = self.encoder.tokenize(&spec.templated(input), self.max_length, spec.settings.context_overflow)?;
         let tokens = ids.len();
         let normalize = self.normalize || self.classifier.is_some();
         let row = self.passes.embed(&self.encoder, ids, normalize)?;
@@ -161,15 +161,6 @@ impl EncoderTask {
     pub fn native_memory_bytes(&self) -> u64 {
         let examples = self.classifier.as_ref().map_or(0, |c| c.bytes());
         self.encoder.file_bytes() + examples as u64
-    }
-}
-
-/// The text an encoder reads: the row's input inside the task's `input_template` (an encoder
-/// has no prompt to keep it in; a long input is cut with the template's end).
-fn templated<'a>(spec: &TaskSpec, input: &'a str) -> std::borrow::Cow<'a, str> {
-    match spec.input_template.as_str() {
-        "{input}" => input.into(),
-        template => template.replacen("{input}", input, 1).into(),
     }
 }
 

@@ -381,6 +381,15 @@ impl TaskSpec {
         format!("{}{intro}Answer with JSON only, with these fields:\n{fields}", self.system_prompt.trim_end())
     }
 
+    /// A text inside the task's `input_template` (an example's input; an encoder's row, which
+    /// has no prompt to keep the template in, so a long input is cut with the template's end).
+    pub fn templated<'a>(&self, input: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.input_template.as_str() {
+            "{input}" => input.into(),
+            template => template.replacen("{input}", input, 1).into(),
+        }
+    }
+
     /// Example output in the exact layout the constraint produces.
     pub fn example_answer(&self, ex: &Example) -> String {
         layout::to_json(&render::canonical(&self.ir, self.ir.root, &ex.output))
