@@ -44,8 +44,11 @@ public class ChildJvmTest {
      * kept while its class loader lives) and ~1 MiB allocations that stay with it.
      * Before ONNX Runtime was shared, its telemetry thread avoided and free memory handed
      * back on close(), every redeploy mapped a new 18 MiB ONNX Runtime with its own globals
-     * and one more thread: the same 4 redeploys grew RSS by 488 MiB. 12 MiB per redeploy
-     * leaves ~1.5x headroom and fails as soon as anything sizeable stays behind per loader.
+     * and one more thread: the same 4 redeploys grew RSS by 488 MiB. On the AMD EPYC (Zen 5)
+     * CI machine the same code measured 32-60 MiB (4 runs of 889f78d: 59.6, 32.1, 37.6 MiB;
+     * later ones 34-54 MiB), so 12 MiB per redeploy failed about one run in four with nothing
+     * left behind. 20 MiB per redeploy (80 MiB) still fails a leak a sixth the size of that
+     * 488 MiB one.
      *
      * <p>With glibc's default of 8 arenas per core the growth is 66-140 MiB (17-35 MiB per
      * redeploy, noisy): freed memory that glibc keeps at the top of the per-thread arenas
@@ -53,7 +56,7 @@ public class ChildJvmTest {
      * return. That is the allocator's policy, not memory flinkllm holds, so the test pins the
      * arena count to measure the latter; the README tells operators the same setting.
      */
-    static final long MAX_RSS_GROWTH_LOADERS_2_TO_5_KIB = 4 * 12 * 1024;
+    static final long MAX_RSS_GROWTH_LOADERS_2_TO_5_KIB = 4 * 20 * 1024;
 
     @Test
     public void fiveIsolatedClassLoadersPanicsAndCleanExit() throws Exception {
